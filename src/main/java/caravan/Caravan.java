@@ -1,0 +1,150 @@
+package caravan;
+
+import caravan.api.BackupConfiguration;
+import caravan.api.BackupSession;
+import caravan.api.Repository;
+import caravan.api.RestoreSession;
+import caravan.manifests.Manifests;
+import caravan.manifests.Yaml;
+import caravan.repository.SnapshotManifest;
+import caravan.util.Redactor;
+import caravan.util.Sizes;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * The {@code caravan} command. Results go to stdout (YAML, or a table); logs go to stderr.
+ * Exit codes: 0 the session Succeeded, 1 it Failed, 2 the command or the manifests are wrong.
+ */
+@Command(name = "caravan", mixinStandardHelpOptions = true, version = "caravan 0.1.0",
+        description = "Backup and restore for etcd, driven by Stash's custom resources.",
+        subcommands = {Caravan.Run.class, Caravan.Snapshots.class})
+public final class Caravan {
+    public static final int SUCCEEDED = 0;
+    public static final int FAILED = 1;
+    public static final int USAGE = 2;
+
+    public static void main(String[] args) {
+        System.exit(execute(args, System.out, System.err));
+    }
+
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
+        CommandLine cl = new CommandLine(new Caravan());
+        cl.setOut(new java.io.PrintWriter(out, true));
+        cl.setErr(new java.io.PrintWriter(err, true));
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            String msg = e instanceof CaravanException ? e.getMessage()
+                    : Redactor.redact(e.getClass().getSimpleName() + ": " + e.getMessage());
+            err.println("error: " + msg);
+            return USAGE;
+        });
+        return cl.execute(args);
+    }
+
+    abstract static class Common {
+        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "PATH",
+                description = "A YAML file or a directory of them (multi-document files allowed).")
+        Path manifests;
+
+        @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
+                description = "Namespace of the named resource; by default the name must be unique. "
+                        + "Objects without a namespace are in 'default'.")
+        String namespace;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE",
+                description = "Override a property from application.properties, e.g. --set caravan.temp-dir=/big/tmp")
+        Map<String, String> overrides = new LinkedHashMap<>();
+
+        Manifests load() {
+            return Manifests.load(manifests, "default");
+        }
+    }
+
+    @Command(name = "run", description = "Run one backup (--backup) or restore (--restore) and print the session as YAML.")
+    static final class Run extends Common implements Callable<Integer> {
+        @CommandLine.ArgGroup(multiplicity = "1")
+        What what;
+
+        static final class What {
+            @Option(names = "--backup", paramLabel = "NAME", description = "BackupConfiguration to run once.")
+            String backup;
+            @Option(names = "--restore", paramLabel = "NAME", description = "RestoreSession to run.")
+            String restore;
+        }
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            Manifests m = load();
+            if (what.backup != null) {
+                BackupConfiguration bc = m.byName(BackupConfiguration.class, namespace, what.backup);
+                try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+                    BackupSession s = rt.backup(m, bc);
+                    spec.commandLine().getOut().print(Yaml.toYaml(s));
+                    spec.commandLine().getOut().flush();
+                    return BackupSession.SUCCEEDED.equals(s.getStatus().phase) ? SUCCEEDED : FAILED;
+                }
+            }
+            RestoreSession rs = m.byName(RestoreSession.class, namespace, what.restore);
+            try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+                RestoreSession s = rt.restore(m, rs);
+                spec.commandLine().getOut().print(Yaml.toYaml(s));
+                spec.commandLine().getOut().flush();
+                return "Succeeded".equals(s.getStatus().phase) ? SUCCEEDED : FAILED;
+            }
+        }
+    }
+
+    @Command(name = "snapshots", description = "List a Repository's snapshots, newest first.")
+    static final class Snapshots extends Common implements Callable<Integer> {
+        @Option(names = "--repository", required = true, paramLabel = "NAME", description = "The Repository.")
+        String repository;
+
+        @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT",
+                description = "table (default) or json.")
+        String output;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            Manifests m = load();
+            Repository repo = m.byName(Repository.class, namespace, repository);
+            try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+                List<SnapshotManifest> list = rt.snapshots(m, repo);
+                var out = spec.commandLine().getOut();
+                if (output.equals("json")) {
+                    out.println(Yaml.toJson(list));
+                } else {
+                    out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", "ID", "TIME", "HOST", "TARGET", "SIZE",
+                            "STORED", "VERIFIED");
+                    for (SnapshotManifest s : list) {
+                        out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", s.id, s.time, s.hostname,
+                                s.target.kind + "/" + s.target.namespace + "/" + s.target.name, Sizes.format(s.totalSize),
+                                Sizes.format(s.storedSize), verified(s));
+                    }
+                }
+                out.flush();
+                return SUCCEEDED;
+            }
+        }
+
+        /** What was verified when the snapshot was made: etcd's snapshot status and the plaintext digest. */
+        private static String verified(SnapshotManifest s) {
+            boolean digests = s.objects.stream().allMatch(o -> o.sha256 != null && o.storedSha256 != null);
+            boolean etcd = s.objects.stream().allMatch(o -> o.metadata.containsKey("etcdHash"));
+            return digests ? (etcd ? "sha256+etcd-status" : "sha256") : "no";
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package caravan;
+
+import caravan.api.BackupConfiguration;
+import caravan.api.BackupSession;
+import caravan.api.RestoreSession;
+import caravan.manifests.Manifests;
+import caravan.repository.Backends;
+import caravan.repository.SnapshotManifest;
+import caravan.repository.SnapshotStore;
+import caravan.session.BackupRun;
+import caravan.session.Planner;
+import caravan.session.RestoreRun;
+import caravan.session.Settings;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.OwnerReference;
+import org.apache.camel.CamelContext;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.main.Main;
+import org.slf4j.MDC;
+
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Caravan's Camel application, started in-process: camel-main with {@code application.properties}, the
+ * RouteBuilders of package {@code routes}, and entry points that run one backup or restore through them.
+ */
+public final class CaravanRuntime implements AutoCloseable {
+    private final Main main;
+    private final CamelContext camel;
+    private final ProducerTemplate template;
+    private final Settings settings;
+
+    private CaravanRuntime(Main main) {
+        this.main = main;
+        this.camel = main.getCamelContext();
+        this.template = camel.createProducerTemplate();
+        this.settings = Settings.from(camel);
+    }
+
+    /** Starts Camel; {@code overrides} win over application.properties and the environment. */
+    public static CaravanRuntime start(Map<String, String> overrides) {
+        Main main = new Main();
+        overrides.forEach(main::addOverrideProperty);
+        try {
+            main.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
+        }
+        return new CaravanRuntime(main);
+    }
+
+    public CamelContext camel() {
+        return camel;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Runs one backup of a BackupConfiguration and returns its BackupSession with status filled in. */
+    public BackupSession backup(Manifests manifests, BackupConfiguration config) {
+        BackupSession session = newSession(config);
+        BackupRun run = new BackupRun(camel, manifests, settings, config, session);
+        return withMdc(run.describe(), () -> template.requestBody("direct:backup", run, BackupRun.class).session);
+    }
+
+    /** Runs a RestoreSession and returns it with status filled in. */
+    public RestoreSession restore(Manifests manifests, RestoreSession session) {
+        RestoreRun run = new RestoreRun(camel, manifests, settings, session);
+        return withMdc(run.describe(), () -> template.requestBody("direct:restore", run, RestoreRun.class).session);
+    }
+
+    /** The snapshots of a Repository, newest first. */
+    public List<SnapshotManifest> snapshots(Manifests manifests, caravan.api.Repository repo) {
+        String ns = repo.getMetadata().getNamespace();
+        String name = "Repository " + ns + "/" + repo.getMetadata().getName();
+        if (repo.getSpec() == null || repo.getSpec().backend == null || repo.getSpec().backend.storageSecretName == null) {
+            throw new CaravanException("InvalidRepository", name + " spec.backend.storageSecretName is empty");
+        }
+        String secretName = repo.getSpec().backend.storageSecretName;
+        Map<String, byte[]> secret = manifests.secretData(ns, secretName, name + " spec.backend.storageSecretName");
+        byte[] pw = secret.get(Planner.RESTIC_PASSWORD);
+        if (pw == null) {
+            throw new CaravanException("InvalidSecret", "Secret " + ns + "/" + secretName + " has no key "
+                    + Planner.RESTIC_PASSWORD + " (needed by " + name + " spec.backend.storageSecretName)");
+        }
+        try (SnapshotStore store = SnapshotStore.open(Backends.open(camel, repo, secret, settings.s3()), name, pw,
+                "Secret " + ns + "/" + secretName + " key " + Planner.RESTIC_PASSWORD, false, settings.kdfIterations())) {
+            return store.list();
+        }
+    }
+
+    /** A BackupSession as Stash's {@code create-backupsession} makes it: name, labels, owner, invoker. */
+    public static BackupSession newSession(BackupConfiguration config) {
+        BackupSession s = new BackupSession();
+        ObjectMeta meta = new ObjectMeta();
+        String name = config.getMetadata().getName();
+        meta.setName(name + "-" + Instant.now().getEpochSecond());
+        meta.setNamespace(config.getMetadata().getNamespace());
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("stash.appscode.com/invoker-type", "BackupConfiguration");
+        labels.put("stash.appscode.com/invoker-name", name);
+        if (config.getSpec() != null && config.getSpec().target != null && config.getSpec().target.ref != null) {
+            labels.put("stash.appscode.com/target-kind", config.getSpec().target.ref.kind);
+            labels.put("stash.appscode.com/target-name", config.getSpec().target.ref.name);
+            labels.put("stash.appscode.com/target-namespace", config.getSpec().target.ref.namespace == null
+                    ? config.getMetadata().getNamespace() : config.getSpec().target.ref.namespace);
+        }
+        labels.values().removeIf(v -> v == null);
+        meta.setLabels(labels);
+        OwnerReference owner = new OwnerReference();
+        owner.setApiVersion(config.getApiVersion());
+        owner.setKind(config.getKind());
+        owner.setName(name);
+        owner.setUid(config.getMetadata().getUid());
+        owner.setController(true);
+        owner.setBlockOwnerDeletion(true);
+        meta.setOwnerReferences(List.of(owner));
+        s.setMetadata(meta);
+        BackupSession.Spec spec = new BackupSession.Spec();
+        spec.invoker = new BackupSession.Invoker();
+        spec.invoker.apiGroup = "stash.appscode.com";
+        spec.invoker.kind = "BackupConfiguration";
+        spec.invoker.name = name;
+        spec.retryLeft = config.getSpec() != null && config.getSpec().retryConfig != null
+                && config.getSpec().retryConfig.maxRetry != null ? config.getSpec().retryConfig.maxRetry : 0;
+        s.setSpec(spec);
+        return s;
+    }
+
+    private static <T> T withMdc(String session, java.util.function.Supplier<T> body) {
+        MDC.put("session", session.substring(session.indexOf(' ') + 1));
+        try {
+            return body.get();
+        } finally {
+            MDC.remove("session");
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            template.close();
+            main.stop();
+        } catch (Exception ignored) {
+            // shutting down
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package caravan.api;
+
+import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Kind;
+import io.fabric8.kubernetes.model.annotation.Plural;
+import io.fabric8.kubernetes.model.annotation.Version;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Stash's BackupSession: one backup run and its outcome. */
+@Group("stash.appscode.com")
+@Version("v1beta1")
+@Kind("BackupSession")
+@Plural("backupsessions")
+public class BackupSession extends CustomResource<BackupSession.Spec, BackupSession.Status> implements Namespaced {
+
+    public static final String PENDING = "Pending";
+    public static final String SKIPPED = "Skipped";
+    public static final String RUNNING = "Running";
+    public static final String SUCCEEDED = "Succeeded";
+    public static final String FAILED = "Failed";
+
+    public static class Spec extends Extensible {
+        public Invoker invoker;
+        public Integer retryLeft;
+    }
+
+    public static class Invoker extends Extensible {
+        public String apiGroup;
+        public String kind;
+        public String name;
+    }
+
+    public static class Status extends Extensible {
+        public String phase;
+        public String sessionDuration;
+        public String sessionDeadline;
+        public Boolean retried;
+        public String nextRetry;
+        public List<Condition> conditions = new ArrayList<>();
+        public List<TargetStatus> targets = new ArrayList<>();
+    }
+
+    public static class TargetStatus extends Extensible {
+        public Refs.TargetRef ref;
+        public Integer totalHosts;
+        public String phase;
+        public List<String> preBackupActions = new ArrayList<>();
+        public List<String> postBackupActions = new ArrayList<>();
+        public List<Condition> conditions = new ArrayList<>();
+        public List<HostStats> stats = new ArrayList<>();
+    }
+
+    /** HostBackupStats. */
+    public static class HostStats extends Extensible {
+        public String hostname;
+        public String phase;
+        public String duration;
+        public String error;
+        public List<SnapshotStats> snapshots = new ArrayList<>();
+    }
+
+    /** One snapshot made for a host: restic-style strings, as Stash reports them. */
+    public static class SnapshotStats extends Extensible {
+        public String name;
+        public String path;
+        public String totalSize;
+        public String uploaded;
+        public String processingTime;
+    }
+}

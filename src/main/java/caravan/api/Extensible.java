@@ -1,0 +1,27 @@
+package caravan.api;
+
+import com.fasterxml.jackson.annotation.JsonAnyGetter;
+import com.fasterxml.jackson.annotation.JsonAnySetter;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Base of every object in Stash's API that Caravan reads. Fields Caravan does not model are kept here
+ * and written back unchanged, so a manifest survives a read/write round trip.
+ */
+public abstract class Extensible {
+    @JsonIgnore
+    private final Map<String, Object> unknownFields = new LinkedHashMap<>();
+
+    @JsonAnySetter
+    public void setUnknownField(String name, Object value) {
+        unknownFields.put(name, value);
+    }
+
+    @JsonAnyGetter
+    public Map<String, Object> getUnknownFields() {
+        return unknownFields;
+    }
+}

@@ -1,0 +1,376 @@
+package caravan.etcd;
+
+import caravan.CaravanException;
+import caravan.manifests.Yaml;
+import caravan.session.BackupRun;
+import caravan.session.RestoreRun;
+import caravan.session.SessionRun;
+import caravan.util.Durations;
+import caravan.util.Paths2;
+import caravan.util.Redactor;
+import com.fasterxml.jackson.databind.JsonNode;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangeProperty;
+import org.apache.camel.component.exec.ExecBinding;
+import org.apache.camel.component.exec.ExecResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The etcd driver's steps, as Stash's etcd add-on runs etcdctl: wait for {@code endpoint health} up to
+ * {@code waitTimeout}, {@code snapshot save} into the workspace with the Task's {@code args} appended,
+ * check {@code snapshot status}; on restore, check the downloaded snapshot and run
+ * {@code snapshot restore} once per member of {@code initialCluster}.
+ * <p>
+ * Each step only prepares the camel-exec headers or reads the result; the routes call {@code exec:}.
+ * Credentials never reach the command line (camel-exec logs it): the basic-auth pair goes into a 0600
+ * env file that a tiny {@code sh} wrapper sources ({@code ETCDCTL_USER}/{@code ETCDCTL_PASSWORD}), and
+ * TLS material into 0600 files named by {@code --cacert/--cert/--key}.
+ */
+public final class EtcdSteps {
+    private static final Logger LOG = LoggerFactory.getLogger(EtcdSteps.class);
+    /** Sources the env file named by $0, then runs the rest of the arguments. */
+    static final String WRAPPER = "set -a; . \"$0\"; set +a; exec \"$@\"";
+    static final String SNAPSHOT_FILE = "snapshot.db";
+    private static final String HEALTHY = "caravanEtcdHealthy";
+    private static final String WAIT_UNTIL = "caravanEtcdWaitUntil";
+
+    // ---------------------------------------------------------------- credentials
+
+    /** Writes the env file and TLS files into the workspace (Stash: getCredential). */
+    public void credentials(@ExchangeProperty("run") SessionRun run) {
+        Path dir = run.workspace.resolve("etcd");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new CaravanException("TempDirUnavailable", "cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        StringBuilder env = new StringBuilder("ETCDCTL_API='3'\n");
+        List<String> tls = new ArrayList<>();
+        String secretWhere = run.target.where() + " spec.secret";
+        if (run.target.caBundle() != null && run.target.caBundle().length > 0) {
+            tls.addAll(List.of("--cacert", Paths2.writePrivate(dir.resolve("root.pem"), run.target.caBundle()).toString()));
+            byte[] cert = run.target.secret().get("client.pem");
+            byte[] key = run.target.secret().get("client-key.pem");
+            if (cert != null && key != null) {
+                tls.addAll(List.of("--cert", Paths2.writePrivate(dir.resolve("client.pem"), cert).toString(),
+                        "--key", Paths2.writePrivate(dir.resolve("client-key.pem"), key).toString()));
+            } else if (!run.target.secret().isEmpty() || cert != null || key != null) {
+                throw new CaravanException("InvalidSecret", secretWhere + ": with clientConfig.caBundle set, the "
+                        + "Secret must hold client.pem and client-key.pem (client cert and key for TLS)");
+            }
+        } else if (!run.target.secret().isEmpty()) {
+            String user = run.target.text("username");
+            String password = run.target.text("password");
+            if (user == null || password == null) {
+                throw new CaravanException("InvalidSecret", secretWhere + ": the Secret must hold username and "
+                        + "password (or, with clientConfig.caBundle, client.pem and client-key.pem)");
+            }
+            env.append("ETCDCTL_USER=").append(shellQuote(user)).append('\n');
+            env.append("ETCDCTL_PASSWORD=").append(shellQuote(password)).append('\n');
+        }
+        Paths2.writePrivate(dir.resolve("etcdctl.env"), env.toString().getBytes(StandardCharsets.UTF_8));
+        run.params.put("_etcdTls", String.join("\u0000", tls));
+    }
+
+    static String shellQuote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    private static List<String> connection(SessionRun run) {
+        List<String> args = new ArrayList<>(List.of("--endpoints", run.target.hostPort()));
+        String tls = run.params.getOrDefault("_etcdTls", "");
+        if (!tls.isEmpty()) {
+            args.addAll(Arrays.asList(tls.split("\u0000")));
+        }
+        return args;
+    }
+
+    private static List<String> userArgs(SessionRun run) {
+        String a = run.param("args", "");
+        return a.isEmpty() ? List.of() : Arrays.asList(a.split("\\s+"));
+    }
+
+    /** Sets the camel-exec headers to run etcdctl with the given arguments through the env wrapper. */
+    private static void etcdctl(Exchange ex, SessionRun run, Duration timeout, List<String> etcdArgs) {
+        List<String> args = new ArrayList<>(List.of("-c", WRAPPER,
+                run.workspace.resolve("etcd/etcdctl.env").toString(), run.settings.etcdctl()));
+        args.addAll(etcdArgs);
+        ex.getIn().setBody(null);
+        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_EXECUTABLE, "sh");
+        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_ARGS, args);
+        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_TIMEOUT, run.timeLeft(timeout).toMillis());
+        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, run.workspace.toString());
+    }
+
+    // ---------------------------------------------------------------- waiting for health
+
+    public boolean waitingForHealth(Exchange ex) {
+        return !Boolean.TRUE.equals(ex.getProperty(HEALTHY, Boolean.class));
+    }
+
+    public void endpointHealth(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        if (ex.getProperty(WAIT_UNTIL) == null) {
+            Duration wait = parseDuration(run, "waitTimeout", run.settings.etcdWaitTimeout());
+            ex.setProperty(WAIT_UNTIL, Instant.now().plus(wait));
+            LOG.info("{}: waiting up to {} for etcd at {} to be healthy", run.describe(), Durations.format(wait),
+                    run.target.hostPort());
+        }
+        List<String> args = new ArrayList<>(connection(run));
+        args.addAll(List.of("--dial-timeout=3s", "--command-timeout=5s", "endpoint", "health"));
+        etcdctl(ex, run, Duration.ofSeconds(15), args);
+    }
+
+    public void checkHealth(Exchange ex, @ExchangeProperty("run") SessionRun run) throws InterruptedException {
+        ExecResult r = ex.getIn().getBody(ExecResult.class);
+        if (r.getExitValue() == 0) {
+            ex.setProperty(HEALTHY, true);
+            return;
+        }
+        Instant until = ex.getProperty(WAIT_UNTIL, Instant.class);
+        Duration interval = run.settings.etcdHealthInterval();
+        if (Instant.now().plus(interval).isAfter(until)) {
+            throw new CaravanException("DatabaseUnreachable", run.target.where() + " spec.clientConfig: etcd at "
+                    + run.target.hostPort() + " is not healthy after waitTimeout " + run.param("waitTimeout",
+                    Durations.format(run.settings.etcdWaitTimeout())) + ": " + stderrTail(r));
+        }
+        LOG.debug("{}: etcd not healthy yet: {}", run.describe(), stderrTail(r));
+        Thread.sleep(interval.toMillis());
+    }
+
+    // ---------------------------------------------------------------- backup
+
+    public void version(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        etcdctl(ex, run, Duration.ofSeconds(30), List.of("version"));
+    }
+
+    public void recordVersion(Exchange ex, @ExchangeProperty("run") BackupRun run) {
+        String out = requireSuccess(ex, run, "etcdctl version");
+        run.params.put("_etcdctlVersion", out.lines().filter(l -> l.startsWith("etcdctl version:"))
+                .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst().orElse("unknown"));
+    }
+
+    public void endpointStatus(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        List<String> args = new ArrayList<>(connection(run));
+        args.addAll(List.of("--command-timeout=30s", "endpoint", "status", "-w", "json"));
+        etcdctl(ex, run, Duration.ofSeconds(60), args);
+    }
+
+    public void recordServer(Exchange ex, @ExchangeProperty("run") BackupRun run) throws IOException {
+        String out = requireSuccess(ex, run, "etcdctl endpoint status");
+        JsonNode status = Yaml.JSON.readTree(out).path(0).path("Status");
+        run.params.put("_etcdServerVersion", status.path("version").asText("unknown"));
+        run.params.put("_etcdDbSize", status.path("dbSize").asText("0"));
+    }
+
+    public void snapshotSave(Exchange ex, @ExchangeProperty("run") SessionRun run) throws IOException {
+        Path data = run.workspace.resolve("data");
+        Files.createDirectories(data);
+        List<String> args = new ArrayList<>(connection(run));
+        args.addAll(List.of("snapshot", "save", data.resolve(SNAPSHOT_FILE).toString()));
+        args.addAll(userArgs(run));
+        LOG.info("{}: etcdctl snapshot save from {}", run.describe(), run.target.hostPort());
+        etcdctl(ex, run, run.settings.commandTimeout(), args);
+    }
+
+    public void saved(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        requireSuccess(ex, run, "etcdctl snapshot save from " + run.target.hostPort());
+    }
+
+    public void snapshotStatus(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        Path file = run instanceof RestoreRun rr ? rr.fetched.get(SNAPSHOT_FILE) : run.workspace.resolve("data").resolve(SNAPSHOT_FILE);
+        if (file == null) {
+            throw new CaravanException("SnapshotMismatch", run.describe() + ": the snapshot has no " + SNAPSHOT_FILE);
+        }
+        etcdctl(ex, run, Duration.ofMinutes(10), List.of("snapshot", "status", file.toString(), "-w", "json"));
+    }
+
+    /** Backup: the saved file is sound; it becomes the snapshot's one artifact, with etcd's own facts. */
+    public void recordArtifact(Exchange ex, @ExchangeProperty("run") BackupRun run) throws IOException {
+        JsonNode s = Yaml.JSON.readTree(requireSuccess(ex, run, "etcdctl snapshot status"));
+        Path file = run.workspace.resolve("data").resolve(SNAPSHOT_FILE);
+        BackupRun.Artifact a = new BackupRun.Artifact(SNAPSHOT_FILE, file);
+        a.metadata().put("etcdHash", s.path("hash").asLong());
+        a.metadata().put("etcdRevision", s.path("revision").asLong());
+        a.metadata().put("etcdTotalKey", s.path("totalKey").asLong());
+        a.metadata().put("etcdTotalSize", s.path("totalSize").asLong());
+        run.artifacts.add(a);
+        run.toolName = "etcdctl";
+        run.toolVersion = run.params.get("_etcdctlVersion");
+        run.appVersion = run.params.get("_etcdServerVersion");
+        LOG.info("{}: etcd snapshot at revision {} with {} keys, {} bytes", run.describe(),
+                s.path("revision").asLong(), s.path("totalKey").asLong(), Files.size(file));
+    }
+
+    // ---------------------------------------------------------------- restore
+
+    /** Restore: the downloaded snapshot is the one the manifest describes (etcd's hash and revision). */
+    public void verifyDownloaded(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws IOException {
+        JsonNode s = Yaml.JSON.readTree(requireSuccess(ex, run, "etcdctl snapshot status"));
+        Map<String, Object> meta = run.snapshot.objects.stream().filter(o -> o.name.equals(SNAPSHOT_FILE))
+                .findFirst().map(o -> o.metadata).orElse(Map.of());
+        Object hash = meta.get("etcdHash");
+        Object rev = meta.get("etcdRevision");
+        if (hash != null && (Long.parseLong(hash.toString()) != s.path("hash").asLong()
+                || Long.parseLong(rev.toString()) != s.path("revision").asLong())) {
+            throw new CaravanException("CorruptedSnapshot", run.repositoryName() + " snapshot " + run.snapshot.id
+                    + ": etcd reports hash " + s.path("hash").asLong() + " revision " + s.path("revision").asLong()
+                    + ", the manifest recorded hash " + hash + " revision " + rev);
+        }
+    }
+
+    /** One member to restore: its name and peer URL (from initialCluster) and its data dir. */
+    public record Member(String name, String peerUrl, Path dataDir) {
+    }
+
+    /**
+     * The members from {@code initialCluster} ("n1=url1,n2=url2"). One member (or none given) restores into
+     * {@code dataDir}; several restore into {@code dataDir/<member name>}. Every target dir is checked
+     * before anything is written, so a bad one fails the session without touching the others.
+     */
+    public List<Member> members(@ExchangeProperty("run") RestoreRun run) {
+        String where = run.describe() + " spec.task.params";
+        String dataDir = run.param("dataDir", null);
+        if (dataDir == null) {
+            throw new CaravanException("InvalidSpec", where + ": dataDir is required (where the restored etcd data goes)");
+        }
+        List<Member> members = new ArrayList<>();
+        String ic = run.param("initialCluster", "");
+        if (!ic.isEmpty()) {
+            for (String part : ic.split(",")) {
+                String[] kv = part.strip().split("=", 2);
+                if (kv.length != 2 || kv[0].isBlank() || kv[1].isBlank()) {
+                    throw new CaravanException("InvalidSpec", where + ": initialCluster entry \"" + part
+                            + "\" is not name=peerURL");
+                }
+                members.add(new Member(kv[0].strip(), kv[1].strip(), null));
+            }
+        }
+        if (members.size() <= 1) {
+            Member m = members.isEmpty() ? new Member(null, null, null) : members.get(0);
+            members = List.of(new Member(m.name(), m.peerUrl(), Path.of(dataDir)));
+        } else {
+            members = members.stream().map(m -> new Member(m.name(), m.peerUrl(), Path.of(dataDir).resolve(m.name()))).toList();
+        }
+        for (Member m : members) {
+            if (Files.exists(m.dataDir()) && !(Files.isDirectory(m.dataDir()) && Paths2.isEmptyDir(m.dataDir()))) {
+                throw new CaravanException("DataDirNotEmpty", where + ": dataDir " + m.dataDir()
+                        + " already exists and is not empty; etcd restores only into a new or empty directory");
+            }
+        }
+        if (run.param("workloadKind", null) != null) {
+            LOG.info("{}: workloadKind/workloadName are for the in-cluster restore; locally the data dirs are "
+                    + "written and the members are started by you", run.describe());
+        }
+        return members;
+    }
+
+    public void snapshotRestore(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws IOException {
+        Member m = ex.getIn().getBody(Member.class);
+        Path staging = staging(m);
+        Paths2.deleteRecursively(staging);
+        Files.createDirectories(staging.getParent());
+        List<String> args = new ArrayList<>(List.of("snapshot", "restore", run.fetched.get(SNAPSHOT_FILE).toString(),
+                "--data-dir", staging.toString()));
+        if (m.name() != null) {
+            args.addAll(List.of("--name", m.name(), "--initial-cluster", run.param("initialCluster", ""),
+                    "--initial-advertise-peer-urls", m.peerUrl()));
+        }
+        String token = run.param("initialClusterToken", null);
+        if (token != null) {
+            args.addAll(List.of("--initial-cluster-token", token));
+        }
+        args.addAll(userArgs(run));
+        ex.setProperty("caravanMember", m);
+        ex.setProperty("caravanMemberStart", Instant.now());
+        LOG.info("{}: etcdctl snapshot restore into {}", run.describe(), m.dataDir());
+        etcdctl(ex, run, run.settings.commandTimeout(), args);
+    }
+
+    /** Moves the restored data into place once etcdctl succeeded. */
+    public void installDataDir(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws IOException {
+        Member m = ex.getProperty("caravanMember", Member.class);
+        Path staging = staging(m);
+        try {
+            requireSuccess(ex, run, "etcdctl snapshot restore into " + m.dataDir());
+        } catch (CaravanException e) {
+            Paths2.deleteRecursively(staging);
+            throw e;
+        }
+        if (Files.isDirectory(m.dataDir())) {
+            Files.delete(m.dataDir());
+        }
+        Files.move(staging, m.dataDir(), StandardCopyOption.ATOMIC_MOVE);
+        Instant start = ex.getProperty("caravanMemberStart", Instant.class);
+        run.hostResults.add(new String[] {m.name() == null ? run.hostname : m.name(), "Succeeded",
+                Durations.format(Duration.between(start, Instant.now()))});
+    }
+
+    private static Path staging(Member m) {
+        return m.dataDir().resolveSibling("." + m.dataDir().getFileName() + ".caravan-restore");
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static Duration parseDuration(SessionRun run, String param, Duration fallback) {
+        String v = run.param(param, null);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            return Durations.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw new CaravanException("InvalidSpec", run.describe() + " spec.task.params: " + param + "=" + v
+                    + " is not a duration (seconds, or e.g. 5m)");
+        }
+    }
+
+    /** The command's stdout, or a CaravanException with the tail of its stderr. */
+    static String requireSuccess(Exchange ex, SessionRun run, String what) {
+        ExecResult r = ex.getIn().getBody(ExecResult.class);
+        if (r.getExitValue() != 0) {
+            throw new CaravanException("CommandFailed", run.describe() + ": " + what + " failed (exit "
+                    + r.getExitValue() + "): " + stderrTail(r));
+        }
+        return read(r.getStdout());
+    }
+
+    static String stderrTail(ExecResult r) {
+        List<String> lines = read(r.getStderr()).lines().map(String::strip)
+                .filter(l -> !l.isEmpty() && !l.startsWith("{")).toList();
+        String tail = lines.isEmpty() ? "(no error output)" : String.join("; ",
+                lines.subList(Math.max(0, lines.size() - 3), lines.size()));
+        if (r.getExitValue() == 143 || r.getExitValue() == 137) {
+            tail = "timed out or killed; " + tail;
+        }
+        return Redactor.redact(tail);
+    }
+
+    private static String read(InputStream in) {
+        if (in == null) {
+            return "";
+        }
+        try {
+            if (in.markSupported()) {
+                in.reset(); // camel-exec hands out ByteArrayInputStreams: read from the start every time
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

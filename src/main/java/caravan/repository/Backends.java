@@ -1,0 +1,53 @@
+package caravan.repository;
+
+import caravan.CaravanException;
+import caravan.api.Repository;
+import org.apache.camel.CamelContext;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Picks the Backend for a Repository's {@code spec.backend}. Adding a provider (gcs, azure, swift, b2,
+ * rest) means one Backend class and one case here.
+ */
+public final class Backends {
+    private Backends() {
+    }
+
+    public static Backend open(CamelContext camel, Repository repo, Map<String, byte[]> secret,
+                               S3Backend.Settings s3Settings) {
+        String where = "Repository " + repo.getMetadata().getNamespace() + "/" + repo.getMetadata().getName()
+                + " spec.backend";
+        Repository.Backend b = repo.getSpec() == null ? null : repo.getSpec().backend;
+        if (b == null) {
+            throw new CaravanException("InvalidRepository", where + " is missing");
+        }
+        if (b.s3 != null) {
+            return S3Backend.create(camel, b.s3.endpoint, b.s3.bucket, b.s3.prefix, b.s3.region,
+                    Boolean.TRUE.equals(b.s3.insecureTLS), secret, where + ".s3", s3Settings);
+        }
+        if (b.local != null) {
+            if (b.local.mountPath == null || b.local.mountPath.isBlank()) {
+                throw new CaravanException("InvalidRepository", where + ".local.mountPath is empty");
+            }
+            Path root = Path.of(b.local.mountPath);
+            if (b.local.subPath != null && !b.local.subPath.isBlank()) {
+                root = root.resolve(b.local.subPath.replaceAll("^/+", ""));
+            }
+            return new LocalBackend(root);
+        }
+        for (Map.Entry<String, Object> p : Map.<String, Object>of("gcs", nn(b.gcs), "azure", nn(b.azure),
+                "swift", nn(b.swift), "b2", nn(b.b2), "rest", nn(b.rest)).entrySet()) {
+            if (p.getValue() != Boolean.FALSE) {
+                throw new CaravanException("UnsupportedBackend", where + "." + p.getKey() + ": the " + p.getKey()
+                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store) and local");
+            }
+        }
+        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3 or local)");
+    }
+
+    private static Object nn(Object o) {
+        return o == null ? Boolean.FALSE : o;
+    }
+}

@@ -1,0 +1,92 @@
+package caravan.repository;
+
+import caravan.CaravanException;
+import com.google.crypto.tink.InsecureSecretKeyAccess;
+import com.google.crypto.tink.StreamingAead;
+import com.google.crypto.tink.streamingaead.AesGcmHkdfStreamingKey;
+import com.google.crypto.tink.streamingaead.AesGcmHkdfStreamingParameters;
+import com.google.crypto.tink.subtle.AesGcmHkdfStreaming;
+import com.google.crypto.tink.util.SecretBytes;
+
+import javax.crypto.Mac;
+import javax.crypto.SecretKeyFactory;
+import javax.crypto.spec.PBEKeySpec;
+import javax.crypto.spec.SecretKeySpec;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.Base64;
+
+/**
+ * The repository's encryption key, derived from the Secret's RESTIC_PASSWORD with the repository's own
+ * salt (PBKDF2-HMAC-SHA256). From it come two independent keys: one for Tink's AES-GCM-HKDF streaming
+ * AEAD (every object gets a fresh per-stream key from Tink's HKDF), and one for the key check that tells
+ * a wrong password from a corrupted object before any download.
+ */
+public final class RepositoryKey {
+    public static final String KDF = "PBKDF2WithHmacSHA256";
+    public static final String CIPHER = "AES256_GCM_HKDF_SHA256_STREAMING";
+    public static final int SEGMENT_SIZE = 1 << 20;
+
+    private final StreamingAead aead;
+    private final byte[] keyCheck;
+
+    private RepositoryKey(StreamingAead aead, byte[] keyCheck) {
+        this.aead = aead;
+        this.keyCheck = keyCheck;
+    }
+
+    public static RepositoryKey derive(byte[] password, byte[] salt, int iterations) {
+        char[] chars = new String(password, StandardCharsets.UTF_8).toCharArray();
+        byte[] master = null;
+        try {
+            PBEKeySpec spec = new PBEKeySpec(chars, salt, iterations, 256);
+            master = SecretKeyFactory.getInstance(KDF).generateSecret(spec).getEncoded();
+            spec.clearPassword();
+            byte[] dataKey = hmac(master, "caravan data key v1");
+            byte[] check = hmac(master, "caravan key check v1");
+            AesGcmHkdfStreamingParameters params = AesGcmHkdfStreamingParameters.builder()
+                    .setKeySizeBytes(32)
+                    .setDerivedAesGcmKeySizeBytes(32)
+                    .setHkdfHashType(AesGcmHkdfStreamingParameters.HashType.SHA256)
+                    .setCiphertextSegmentSizeBytes(SEGMENT_SIZE)
+                    .build();
+            StreamingAead aead = AesGcmHkdfStreaming.create(AesGcmHkdfStreamingKey.create(params,
+                    SecretBytes.copyFrom(dataKey, InsecureSecretKeyAccess.get())));
+            Arrays.fill(dataKey, (byte) 0);
+            return new RepositoryKey(aead, check);
+        } catch (GeneralSecurityException e) {
+            throw new CaravanException("EncryptionUnavailable", "cannot derive the repository key: " + e.getMessage(), e);
+        } finally {
+            Arrays.fill(chars, '\0');
+            if (master != null) {
+                Arrays.fill(master, (byte) 0);
+            }
+        }
+    }
+
+    private static byte[] hmac(byte[] key, String label) throws GeneralSecurityException {
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(key, "HmacSHA256"));
+        return mac.doFinal(label.getBytes(StandardCharsets.UTF_8));
+    }
+
+    public StreamingAead aead() {
+        return aead;
+    }
+
+    public String keyCheck() {
+        return Base64.getEncoder().encodeToString(keyCheck);
+    }
+
+    public boolean matches(String storedKeyCheck) {
+        return storedKeyCheck != null
+                && MessageDigest.isEqual(keyCheck, Base64.getDecoder().decode(storedKeyCheck));
+    }
+
+    /** Associated data binding an object to its snapshot and name, so objects cannot be swapped. */
+    public static byte[] associatedData(String snapshotId, String objectName) {
+        return ("caravan/v1/" + snapshotId + "/" + objectName).getBytes(StandardCharsets.UTF_8);
+    }
+}

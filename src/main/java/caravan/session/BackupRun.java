@@ -1,0 +1,51 @@
+package caravan.session;
+
+import caravan.api.BackupConfiguration;
+import caravan.api.BackupSession;
+import caravan.manifests.Manifests;
+import org.apache.camel.CamelContext;
+import caravan.repository.SnapshotManifest;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** One backup: the BackupSession being run and everything resolved for it. */
+public final class BackupRun extends SessionRun {
+    public final BackupConfiguration config;
+    public final BackupSession session;
+    /** Files the driver produced in the workspace, in order. */
+    public final List<Artifact> artifacts = new ArrayList<>();
+    /** The snapshot being written; null until an id is assigned. */
+    public SnapshotManifest snapshot;
+    public List<String> removedByRetention = new ArrayList<>();
+    /** The dump tool and the database version, for the manifest. */
+    public String toolName;
+    public String toolVersion;
+    public String appVersion;
+
+    /** A file the driver dumped, with facts to keep in the manifest (etcd revision, key count...). */
+    public record Artifact(String name, Path file, Map<String, Object> metadata) {
+        public Artifact(String name, Path file) {
+            this(name, file, new LinkedHashMap<>());
+        }
+    }
+
+    public BackupRun(CamelContext camel, Manifests manifests, Settings settings, BackupConfiguration config,
+                     BackupSession session) {
+        super(camel, manifests, settings);
+        this.config = config;
+        this.session = session;
+    }
+
+    @Override
+    public String describe() {
+        return "BackupSession " + session.getMetadata().getNamespace() + "/" + session.getMetadata().getName();
+    }
+
+    public String configName() {
+        return "BackupConfiguration " + config.getMetadata().getNamespace() + "/" + config.getMetadata().getName();
+    }
+}

@@ -1,0 +1,84 @@
+package caravan.session;
+
+import caravan.CaravanException;
+import caravan.api.Condition;
+import caravan.api.Repository;
+import caravan.manifests.Manifests;
+import caravan.repository.SnapshotStore;
+import org.apache.camel.CamelContext;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What one backup or restore run knows as it moves through the routes (exchange property {@code run}).
+ * Filled step by step: the planner resolves the resources, the workspace step makes the temp dir, the
+ * repository step opens the store, the driver adds artifacts.
+ */
+public abstract class SessionRun {
+    public final CamelContext camel;
+    public final Manifests manifests;
+    public final Settings settings;
+    public final Instant started = Instant.now();
+    public final List<Condition> conditions = new ArrayList<>();
+
+    public String driver;
+    public String hostname;
+    public AppTarget target;
+    public Repository repository;
+    public Map<String, byte[]> repositorySecret;
+    public Map<String, String> params = new LinkedHashMap<>();
+    public SnapshotStore store;
+    public Path workspace;
+    public Instant deadline;
+    public Exception error;
+
+    protected SessionRun(CamelContext camel, Manifests manifests, Settings settings) {
+        this.camel = camel;
+        this.manifests = manifests;
+        this.settings = settings;
+    }
+
+    /** For the routes' simple expressions: {@code ${exchangeProperty.run.driver}}. */
+    public String getDriver() {
+        return driver;
+    }
+
+    /** "BackupSession demo/etcd-backup-1700000000", for messages and logs. */
+    public abstract String describe();
+
+    public String namespace() {
+        return describe().substring(describe().indexOf(' ') + 1, describe().indexOf('/'));
+    }
+
+    public String repositoryName() {
+        return "Repository " + repository.getMetadata().getNamespace() + "/" + repository.getMetadata().getName();
+    }
+
+    public String param(String name, String fallback) {
+        String v = params.get(name);
+        return v == null || v.isBlank() ? fallback : v.strip();
+    }
+
+    /** Time left before the session's {@code timeOut}, capped by {@code cap}. */
+    public Duration timeLeft(Duration cap) {
+        if (deadline == null) {
+            return cap;
+        }
+        Duration left = Duration.between(Instant.now(), deadline);
+        if (left.isNegative() || left.isZero()) {
+            throw new CaravanException("FailedToCompleteWithinDeadline", describe() + " did not finish within its timeOut");
+        }
+        return left.compareTo(cap) < 0 ? left : cap;
+    }
+
+    public void condition(String type, boolean ok, String reason, String message) {
+        conditions.removeIf(c -> c.type.equals(type));
+        conditions.add(new Condition(type, ok, reason, message, Instant.now().toString()));
+    }
+}

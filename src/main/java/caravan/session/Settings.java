@@ -1,0 +1,42 @@
+package caravan.session;
+
+import caravan.repository.S3Backend;
+import caravan.util.Durations;
+import org.apache.camel.CamelContext;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZoneId;
+
+/**
+ * The {@code caravan.*} properties the routes use. Defaults live in one place,
+ * {@code application.properties}; environment variables (CARAVAN_S3_PART_SIZE) and {@code --set} override them.
+ */
+public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval, Duration etcdWaitTimeout,
+                       Duration commandTimeout, int compressionLevel, int compressionWorkers, int kdfIterations,
+                       S3Backend.Settings s3, Duration leftoverGrace, ZoneId retentionZone, String defaultHostname) {
+
+    public static Settings from(CamelContext camel) {
+        String tmp = prop(camel, "caravan.temp-dir");
+        return new Settings(
+                Path.of(tmp.isBlank() ? System.getProperty("java.io.tmpdir") : tmp),
+                prop(camel, "caravan.etcd.etcdctl"),
+                Durations.parse(prop(camel, "caravan.etcd.health-interval")),
+                Durations.parse(prop(camel, "caravan.etcd.wait-timeout")),
+                Durations.parse(prop(camel, "caravan.command-timeout")),
+                Integer.parseInt(prop(camel, "caravan.compression.level")),
+                Integer.parseInt(prop(camel, "caravan.compression.workers")),
+                Integer.parseInt(prop(camel, "caravan.kdf.iterations")),
+                new S3Backend.Settings(Long.parseLong(prop(camel, "caravan.s3.part-size")),
+                        Boolean.parseBoolean(prop(camel, "caravan.s3.auto-create-bucket"))),
+                Durations.parse(prop(camel, "caravan.repository.leftover-grace")),
+                ZoneId.of(prop(camel, "caravan.retention.timezone")),
+                prop(camel, "caravan.hostname"));
+    }
+
+    private static String prop(CamelContext camel, String key) {
+        return camel.getPropertiesComponent().resolveProperty(key)
+                .orElseThrow(() -> new IllegalStateException("property " + key + " has no value (application.properties)"))
+                .strip();
+    }
+}

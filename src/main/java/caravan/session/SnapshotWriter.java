@@ -1,0 +1,136 @@
+package caravan.session;
+
+import caravan.CaravanException;
+import caravan.api.BackupConfiguration;
+import caravan.api.Refs;
+import caravan.repository.Backends;
+import caravan.repository.RepositoryKey;
+import caravan.repository.Sealer;
+import caravan.repository.SnapshotManifest;
+import caravan.repository.SnapshotStore;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangeProperty;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+
+/**
+ * The backup side of the repository: open (or create) it, give the snapshot an id, seal each artifact
+ * into a staged file for the upload endpoint, and write the manifest last. On failure, {@link #abort}
+ * removes every object of the unfinished snapshot.
+ */
+public final class SnapshotWriter {
+    private static final Logger LOG = LoggerFactory.getLogger(SnapshotWriter.class);
+    public static final String UPLOAD_URI = "caravanUploadUri";
+    public static final String OBJECT_KEY = "caravanObjectKey";
+
+    public void openRepository(@ExchangeProperty("run") SessionRun run) throws IOException {
+        String secretRef = "Secret " + run.repository.getMetadata().getNamespace() + "/"
+                + run.repository.getSpec().backend.storageSecretName + " key " + Planner.RESTIC_PASSWORD;
+        run.store = SnapshotStore.open(
+                Backends.open(run.camel, run.repository, run.repositorySecret, run.settings.s3()),
+                run.repositoryName(), run.repositorySecret.get(Planner.RESTIC_PASSWORD), secretRef,
+                run instanceof BackupRun, run.settings.kdfIterations());
+        if (run instanceof BackupRun) {
+            run.condition("BackendRepositoryInitialized", true, "BackendRepositoryFound",
+                    run.repositoryName() + " is ready at " + run.store.backend().location());
+            run.store.sweepLeftovers(run.settings.leftoverGrace());
+        }
+    }
+
+    public void begin(@ExchangeProperty("run") BackupRun run) throws IOException {
+        BackupConfiguration bc = run.config;
+        SnapshotManifest m = new SnapshotManifest();
+        m.id = run.store.newSnapshotId();
+        m.time = run.started.truncatedTo(ChronoUnit.MILLIS).toString();
+        m.repository = run.repository.getMetadata().getNamespace() + "/" + run.repository.getMetadata().getName();
+        m.hostname = run.hostname;
+        Refs.TargetRef ref = bc.getSpec().target.ref;
+        m.target.apiVersion = ref.apiVersion;
+        m.target.kind = ref.kind == null ? "AppBinding" : ref.kind;
+        m.target.namespace = ref.namespace == null ? bc.getMetadata().getNamespace() : ref.namespace;
+        m.target.name = ref.name;
+        m.invoker.kind = "BackupConfiguration";
+        m.invoker.name = bc.getMetadata().getName();
+        m.invoker.session = run.session.getMetadata().getName();
+        m.driver = run.driver;
+        m.tool.name = run.toolName;
+        m.tool.version = run.toolVersion;
+        m.appVersion = run.appVersion;
+        m.compression.level = run.settings.compressionLevel();
+        run.snapshot = m;
+        LOG.info("{}: writing snapshot {} to {}", run.describe(), m.id, run.store.backend().location());
+    }
+
+    public List<BackupRun.Artifact> artifacts(@ExchangeProperty("run") BackupRun run) {
+        if (run.artifacts.isEmpty()) {
+            throw new CaravanException("BackupFailed", run.describe() + ": the " + run.driver + " driver produced no data");
+        }
+        return run.artifacts;
+    }
+
+    /** Body: an Artifact. Afterwards: a File (the sealed object) and the upload endpoint's key headers. */
+    public void seal(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws Exception {
+        BackupRun.Artifact a = exchange.getIn().getBody(BackupRun.Artifact.class);
+        String key = SnapshotStore.objectKey(run.snapshot.id, a.name());
+        Path sealed = run.workspace.resolve("sealed").resolve(a.name() + ".zst.enc");
+        Files.createDirectories(sealed.getParent());
+        long t0 = System.nanoTime();
+        Sealer.Result r = Sealer.seal(a.file(), sealed, run.store.key().aead(),
+                RepositoryKey.associatedData(run.snapshot.id, a.name()), run.settings.compressionLevel(),
+                run.settings.compressionWorkers(), null);
+        // the plaintext is no longer needed: free the disk before the upload
+        Files.deleteIfExists(a.file());
+        SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();
+        o.name = a.name();
+        o.key = key;
+        o.size = r.plainSize();
+        o.sha256 = r.plainSha256();
+        o.storedSize = r.storedSize();
+        o.storedSha256 = r.storedSha256();
+        o.metadata.putAll(a.metadata());
+        run.snapshot.objects.add(o);
+        LOG.info("{}: sealed {} ({} → {} bytes) in {} ms", run.describe(), a.name(), r.plainSize(), r.storedSize(),
+                (System.nanoTime() - t0) / 1_000_000);
+        exchange.getIn().setBody(sealed.toFile());
+        exchange.getIn().getHeaders().putAll(run.store.backend().uploadHeaders(key));
+        exchange.setProperty(UPLOAD_URI, run.store.backend().uploadUri());
+        exchange.setProperty(OBJECT_KEY, key);
+    }
+
+    public void stored(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws IOException {
+        String key = exchange.getProperty(OBJECT_KEY, String.class);
+        run.store.backend().afterUpload(key);
+        Files.deleteIfExists(exchange.getIn().getBody(java.io.File.class).toPath());
+    }
+
+    public void commit(@ExchangeProperty("run") BackupRun run) throws IOException {
+        SnapshotManifest m = run.snapshot;
+        m.totalSize = m.objects.stream().mapToLong(o -> o.size).sum();
+        m.storedSize = m.objects.stream().mapToLong(o -> o.storedSize).sum();
+        m.durationSeconds = Duration.between(run.started, Instant.now()).toMillis() / 1000.0;
+        run.store.writeManifest(m);
+        LOG.info("{}: snapshot {} committed ({} bytes stored)", run.describe(), m.id, m.storedSize);
+    }
+
+    /** Removes the objects of a snapshot that did not get its manifest. Never throws. */
+    public void abort(@ExchangeProperty("run") BackupRun run) {
+        if (run.store == null || run.snapshot == null) {
+            return;
+        }
+        try {
+            run.store.deleteObjects(run.snapshot.id);
+            LOG.info("{}: removed the unfinished snapshot {}", run.describe(), run.snapshot.id);
+        } catch (Exception e) {
+            LOG.warn("{}: could not remove the unfinished snapshot {} ({}); the next backup removes it after "
+                    + "caravan.repository.leftover-grace", run.describe(), run.snapshot.id, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package routes;
+
+import caravan.session.Planner;
+import caravan.session.RetentionStep;
+import caravan.session.SessionReport;
+import caravan.session.SnapshotWriter;
+import caravan.session.Workspace;
+import org.apache.camel.builder.RouteBuilder;
+
+/**
+ * One backup, top to bottom. The body and the exchange property {@code run} hold a
+ * {@link caravan.session.BackupRun}; its session's status is filled in at the end, Succeeded or Failed.
+ */
+public class BackupRoute extends RouteBuilder {
+    @Override
+    public void configure() {
+        from("direct:backup").routeId("backup")
+            .streamCache("false")
+            .setProperty("run", body())
+            .doTry()
+                .bean(Planner.class, "resolveBackup")             // AppBinding, Secrets, Repository, Task params
+                .bean(Workspace.class, "create")                   // fresh private temp dir
+                .bean(SnapshotWriter.class, "openRepository")      // create on first use; check the password
+                .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir
+                .bean(SnapshotWriter.class, "begin")               // new snapshot id
+                .split(method(SnapshotWriter.class, "artifacts")).stopOnException()
+                    .bean(SnapshotWriter.class, "seal")            // zstd + Tink streaming AEAD → staged file
+                    .toD("${exchangeProperty.caravanUploadUri}")   // aws2-s3 multipart, or file:
+                    .bean(SnapshotWriter.class, "stored")
+                .end()
+                .bean(SnapshotWriter.class, "commit")              // manifest.json last: now it counts
+                .bean(RetentionStep.class, "apply")                // retentionPolicy, per target and host
+                .bean(SessionReport.class, "backupSucceeded")
+            .endDoTry()
+            .doCatch(Exception.class)
+                .bean(SnapshotWriter.class, "abort")               // no half-written snapshot stays behind
+                .bean(SessionReport.class, "backupFailed")
+            .doFinally()
+                .bean(Workspace.class, "cleanup")
+            .end()
+            .setBody(exchangeProperty("run"));
+    }
+}

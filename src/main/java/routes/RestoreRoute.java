@@ -1,0 +1,37 @@
+package routes;
+
+import caravan.session.Planner;
+import caravan.session.SessionReport;
+import caravan.session.SnapshotReader;
+import caravan.session.Workspace;
+import org.apache.camel.builder.RouteBuilder;
+
+/**
+ * One restore, top to bottom: the backup in reverse. The body and property {@code run} hold a
+ * {@link caravan.session.RestoreRun}.
+ */
+public class RestoreRoute extends RouteBuilder {
+    @Override
+    public void configure() {
+        from("direct:restore").routeId("restore")
+            .streamCache("false")
+            .setProperty("run", body())
+            .doTry()
+                .bean(Planner.class, "resolveRestore")            // AppBinding, Secrets, Repository, params, rules
+                .bean(Workspace.class, "create")
+                .bean(SnapshotReader.class, "openRepository")     // a wrong password fails here, before downloads
+                .bean(SnapshotReader.class, "select")             // "latest" for the source host, or an id
+                .split(method(SnapshotReader.class, "objects")).stopOnException()
+                    .bean(SnapshotReader.class, "fetch")          // download → decrypt → unzstd, both SHA-256s checked
+                .end()
+                .toD("direct:${exchangeProperty.run.driver}-load") // the driver loads the data
+                .bean(SessionReport.class, "restoreSucceeded")
+            .endDoTry()
+            .doCatch(Exception.class)
+                .bean(SessionReport.class, "restoreFailed")
+            .doFinally()
+                .bean(Workspace.class, "cleanup")
+            .end()
+            .setBody(exchangeProperty("run"));
+    }
+}
