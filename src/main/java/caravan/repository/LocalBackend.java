@@ -39,7 +39,8 @@ public final class LocalBackend implements Backend {
 
     @Override
     public String uploadUri() {
-        return "file:" + root + "?tempFileName=${file:name}.part&fileExist=Override&autoCreate=true";
+        // a temp name in the same folder, renamed when complete (no simple expression: the routes use toD)
+        return "file:" + root + "?tempPrefix=.part-&fileExist=Override&autoCreate=true";
     }
 
     @Override

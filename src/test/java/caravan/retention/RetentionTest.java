@@ -1,0 +1,149 @@
+package caravan.retention;
+
+import caravan.api.RetentionPolicy;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** restic's forget semantics, table by table (cases worked out from snapshot_policy.go). */
+class RetentionTest {
+
+    private static Retention.Snapshot snap(String id, String time, String... tags) {
+        return new Retention.Snapshot(id, Instant.parse(time), Set.of(tags));
+    }
+
+    private static RetentionPolicy policy() {
+        return new RetentionPolicy();
+    }
+
+    private static List<String> kept(List<Retention.Snapshot> snaps, RetentionPolicy p) {
+        return Retention.apply(snaps, p, ZoneOffset.UTC).keep().stream().map(Retention.Snapshot::id).toList();
+    }
+
+    /** One snapshot every 6 hours for 10 days, ids s00 (oldest) .. s39 (newest). */
+    private static List<Retention.Snapshot> everySixHours() {
+        List<Retention.Snapshot> out = new ArrayList<>();
+        Instant t = Instant.parse("2026-01-01T00:00:00Z");
+        for (int i = 0; i < 40; i++) {
+            out.add(new Retention.Snapshot(String.format("s%02d", i), t.plusSeconds(i * 6L * 3600), Set.of()));
+        }
+        return out;
+    }
+
+    @Test
+    void emptyPolicyKeepsEverything() {
+        assertThat(kept(everySixHours(), policy())).hasSize(40);
+        assertThat(Retention.apply(everySixHours(), null, ZoneOffset.UTC).remove()).isEmpty();
+    }
+
+    @Test
+    void keepLastKeepsTheNewestN() {
+        RetentionPolicy p = policy();
+        p.keepLast = 2L;
+        assertThat(kept(everySixHours(), p)).containsExactly("s39", "s38");
+    }
+
+    @Test
+    void keepLastUnlimited() {
+        RetentionPolicy p = policy();
+        p.keepLast = -1L;
+        assertThat(kept(everySixHours(), p)).hasSize(40);
+    }
+
+    @Test
+    void keepDailyKeepsTheNewestOfEachDay() {
+        RetentionPolicy p = policy();
+        p.keepDaily = 3L;
+        // days are Jan 10 (s36..s39), Jan 9 (s32..s35), Jan 8 (s28..s31): newest of each
+        assertThat(kept(everySixHours(), p)).containsExactly("s39", "s35", "s31");
+    }
+
+    @Test
+    void keepHourlyBucketsByHour() {
+        List<Retention.Snapshot> s = List.of(
+                snap("a", "2026-03-01T10:05:00Z"), snap("b", "2026-03-01T10:45:00Z"),
+                snap("c", "2026-03-01T11:10:00Z"), snap("d", "2026-03-01T12:00:00Z"));
+        RetentionPolicy p = policy();
+        p.keepHourly = 2L;
+        assertThat(kept(s, p)).containsExactly("d", "c");
+    }
+
+    @Test
+    void oldestSnapshotIsKeptWhileCountsRemain() {
+        // restic keeps the oldest snapshot when the bucket still has count left, even in the same bucket
+        List<Retention.Snapshot> s = List.of(snap("new", "2026-03-01T12:00:00Z"), snap("old", "2026-03-01T08:00:00Z"));
+        RetentionPolicy p = policy();
+        p.keepDaily = 5L;
+        assertThat(kept(s, p)).containsExactly("new", "old");
+    }
+
+    @Test
+    void keepWeeklyUsesIsoWeeks() {
+        List<Retention.Snapshot> s = List.of(
+                snap("sun", "2026-01-04T12:00:00Z"),   // ISO week 2026-W01
+                snap("mon", "2026-01-05T12:00:00Z"),   // 2026-W02
+                snap("tue", "2026-01-06T12:00:00Z"),   // 2026-W02
+                snap("next", "2026-01-12T12:00:00Z"),  // 2026-W03
+                snap("prev", "2025-12-29T12:00:00Z")); // 2026-W01 (ISO week-year)
+        RetentionPolicy p = policy();
+        p.keepWeekly = 2L;
+        assertThat(kept(s, p)).containsExactly("next", "tue");
+    }
+
+    @Test
+    void keepMonthlyAndYearly() {
+        List<Retention.Snapshot> s = List.of(
+                snap("m1", "2025-11-15T00:00:00Z"), snap("m2", "2025-12-01T00:00:00Z"),
+                snap("m3", "2025-12-20T00:00:00Z"), snap("m4", "2026-01-02T00:00:00Z"));
+        RetentionPolicy monthly = policy();
+        monthly.keepMonthly = 2L;
+        assertThat(kept(s, monthly)).containsExactly("m4", "m3");
+        RetentionPolicy yearly = policy();
+        yearly.keepYearly = 1L;
+        assertThat(kept(s, yearly)).containsExactly("m4");
+    }
+
+    @Test
+    void keepTagsKeepsTaggedSnapshotsWithoutCounting() {
+        List<Retention.Snapshot> s = List.of(
+                snap("a", "2026-03-05T00:00:00Z"), snap("b", "2026-03-04T00:00:00Z", "monthly"),
+                snap("c", "2026-03-03T00:00:00Z", "monthly", "gold"), snap("d", "2026-03-02T00:00:00Z", "gold"));
+        RetentionPolicy p = policy();
+        p.keepLast = 1L;
+        p.keepTags = List.of("monthly,gold");   // needs both tags
+        assertThat(kept(s, p)).containsExactly("a", "c");
+        p.keepTags = List.of("gold");
+        assertThat(kept(s, p)).containsExactly("a", "c", "d");
+    }
+
+    @Test
+    void rulesCombine() {
+        RetentionPolicy p = policy();
+        p.keepLast = 1L;
+        p.keepDaily = 2L;
+        Retention.Decision d = Retention.apply(everySixHours(), p, ZoneOffset.UTC);
+        assertThat(d.keep().stream().map(Retention.Snapshot::id)).containsExactly("s39", "s35");
+        assertThat(d.reasons().get("s39")).containsExactly("last snapshot", "daily snapshot");
+        assertThat(d.remove()).hasSize(38);
+    }
+
+    @Test
+    void zoneMovesDayBoundaries() {
+        List<Retention.Snapshot> s = List.of(snap("a", "2026-03-01T23:30:00Z"), snap("b", "2026-03-01T12:00:00Z"),
+                snap("c", "2026-03-01T01:00:00Z"), snap("d", "2026-02-28T12:00:00Z"));
+        RetentionPolicy p = policy();
+        p.keepDaily = 2L;
+        // UTC: a, b, c share March 1st; d opens February 28th
+        assertThat(Retention.apply(s, p, ZoneOffset.UTC).keep()).extracting(Retention.Snapshot::id)
+                .containsExactly("a", "d");
+        // UTC+2: a falls on March 2nd, so b opens March 1st and uses the second count
+        assertThat(Retention.apply(s, p, ZoneOffset.ofHours(2)).keep()).extracting(Retention.Snapshot::id)
+                .containsExactly("a", "b");
+    }
+}

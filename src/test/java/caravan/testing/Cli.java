@@ -1,0 +1,53 @@
+package caravan.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the real {@code caravan} command in its own JVM (the test classpath), capturing everything. */
+public final class Cli {
+    public record Result(int exit, String stdout, String stderr) {
+        public String all() {
+            return stdout + "\n" + stderr;
+        }
+    }
+
+    private Cli() {
+    }
+
+    public static Result run(List<String> jvmOptions, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "caravan.Caravan"));
+        cmd.addAll(List.of(args));
+        try {
+            Path out = Files.createTempFile("caravan-out", ".txt");
+            Path err = Files.createTempFile("caravan-err", ".txt");
+            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("caravan " + String.join(" ", args) + " did not finish in 10 minutes");
+            }
+            Result r = new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                    Files.readString(err, StandardCharsets.UTF_8));
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+            return r;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static Result run(String... args) {
+        return run(List.of(), args);
+    }
+}
