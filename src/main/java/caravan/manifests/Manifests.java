@@ -116,7 +116,7 @@ public final class Manifests {
             obj.getMetadata().setNamespace(defaultNamespace);
         }
         if (obj instanceof Secret s) {
-            decode(s).values().forEach(v -> Redactor.register(new String(v, StandardCharsets.UTF_8)));
+            decode(s).forEach((k, v) -> Redactor.registerSecretValue(k, new String(v, StandardCharsets.UTF_8)));
         }
         add(obj);
     }

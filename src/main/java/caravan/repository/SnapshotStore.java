@@ -39,11 +39,13 @@ public final class SnapshotStore implements AutoCloseable {
     private final Backend backend;
     private final String name;
     private final RepositoryKey key;
+    private final int segmentSize;
 
-    private SnapshotStore(Backend backend, String name, RepositoryKey key) {
+    private SnapshotStore(Backend backend, String name, RepositoryKey key, int segmentSize) {
         this.backend = backend;
         this.name = name;
         this.key = key;
+        this.segmentSize = segmentSize;
     }
 
     /**
@@ -69,12 +71,13 @@ public final class SnapshotStore implements AutoCloseable {
                         + ": " + CONFIG + " has format " + cfg.format + " version " + cfg.version
                         + ", this Caravan reads caravan-repository version 1");
             }
-            RepositoryKey k = RepositoryKey.derive(password, Base64.getDecoder().decode(cfg.kdf.salt), cfg.kdf.iterations);
+            RepositoryKey k = RepositoryKey.derive(password, Base64.getDecoder().decode(cfg.kdf.salt), cfg.kdf.iterations,
+                    cfg.segmentSize);
             if (!k.matches(cfg.keyCheck)) {
                 throw new CaravanException("WrongPassword", passwordFrom + " does not open " + name
                         + " (the key check failed): the password differs from the one the repository was created with");
             }
-            return new SnapshotStore(backend, name, k);
+            return new SnapshotStore(backend, name, k, cfg.segmentSize);
         } catch (IOException e) {
             throw new CaravanException("BackendUnavailable", name + ": cannot read " + CONFIG + " at "
                     + backend.location() + ": " + e.getMessage(), e);
@@ -93,11 +96,16 @@ public final class SnapshotStore implements AutoCloseable {
         cfg.keyCheck = k.keyCheck();
         backend.write(CONFIG, Yaml.toJson(cfg).getBytes(StandardCharsets.UTF_8));
         LOG.info("initialized {} at {}", name, backend.location());
-        return new SnapshotStore(backend, name, k);
+        return new SnapshotStore(backend, name, k, cfg.segmentSize);
     }
 
     public Backend backend() {
         return backend;
+    }
+
+    /** The repository's encryption parameters, for the manifests. */
+    public int segmentSize() {
+        return segmentSize;
     }
 
     public RepositoryKey key() {

@@ -77,7 +77,7 @@ public record AppTarget(AppBinding binding, String where, String url, String hos
                 byte[] v = a.get("stringValue") != null
                         ? String.valueOf(a.get("stringValue")).getBytes(StandardCharsets.UTF_8)
                         : Base64.getDecoder().decode(String.valueOf(a.get("value")));
-                Redactor.register(new String(v, StandardCharsets.UTF_8));
+                Redactor.registerSecretValue(String.valueOf(a.get("key")), new String(v, StandardCharsets.UTF_8));
                 data.put(String.valueOf(a.get("key")), v);
             }
             if (t.get("addKeysFrom") instanceof Map<?, ?> a && a.get("secretRef") instanceof Map<?, ?> ref) {

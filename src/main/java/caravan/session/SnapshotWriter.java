@@ -65,6 +65,7 @@ public final class SnapshotWriter {
         m.tool.version = run.toolVersion;
         m.appVersion = run.appVersion;
         m.compression.level = run.settings.compressionLevel();
+        m.encryption.segmentSize = run.store.segmentSize();
         run.snapshot = m;
         LOG.info("{}: writing snapshot {} to {}", run.describe(), m.id, run.store.backend().location());
     }

@@ -32,5 +32,11 @@ class DurationsTest {
         Redactor.register("hunter2-but-longer");
         assertThat(Redactor.redact("password is hunter2-but-longer!")).isEqualTo("password is " + Redactor.MASK + "!");
         assertThat(Redactor.redact("nothing here")).isEqualTo("nothing here");
+        // identifiers are not secrets: a user name equal to a namespace must not garble messages
+        Redactor.registerSecretValue("username", "bench");
+        Redactor.registerSecretValue("AWS_ACCESS_KEY_ID", "bench");
+        assertThat(Redactor.redact("BackupSession bench/x")).isEqualTo("BackupSession bench/x");
+        Redactor.registerSecretValue("AWS_SECRET_ACCESS_KEY", "bench-secret-key");
+        assertThat(Redactor.redact("key bench-secret-key")).isEqualTo("key " + Redactor.MASK);
     }
 }
