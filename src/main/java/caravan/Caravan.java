@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "caravan", mixinStandardHelpOptions = true, version = "caravan 0.1.0",
         description = "Backup and restore for etcd, driven by Stash's custom resources.",
-        subcommands = {Caravan.Run.class, Caravan.Snapshots.class})
+        subcommands = {Caravan.Run.class, Caravan.Snapshots.class, Caravan.Operator.class})
 public final class Caravan {
     public static final int SUCCEEDED = 0;
     public static final int FAILED = 1;
@@ -102,6 +102,27 @@ public final class Caravan {
                 spec.commandLine().getOut().flush();
                 return "Succeeded".equals(s.getStatus().phase) ? SUCCEEDED : FAILED;
             }
+        }
+    }
+
+    @Command(name = "operator", description = "Run the in-cluster operator: watch Stash's resources, schedule "
+            + "and run BackupSessions and RestoreSessions. In a pod it uses the service account; outside, the current kubeconfig.")
+    static final class Operator implements Callable<Integer> {
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a property from application.properties.")
+        Map<String, String> overrides = new LinkedHashMap<>();
+
+        @Override
+        public Integer call() throws Exception {
+            io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
+            CaravanRuntime rt = CaravanRuntime.startOperator(overrides, client);
+            java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                rt.close();
+                client.close();
+                stopped.countDown();
+            }, "caravan-shutdown"));
+            stopped.await();
+            return SUCCEEDED;
         }
     }
 

@@ -52,6 +52,23 @@ public final class CaravanRuntime implements AutoCloseable {
         return new CaravanRuntime(main);
     }
 
+    /**
+     * Starts the operator: the same application with the operator routes, talking to the cluster through
+     * {@code client}. Returns once Camel is up; the routes run until {@link #close}.
+     */
+    public static CaravanRuntime startOperator(Map<String, String> overrides, io.fabric8.kubernetes.client.KubernetesClient client) {
+        Main main = new Main();
+        overrides.forEach(main::addOverrideProperty);
+        main.addOverrideProperty("caravan.operator.enabled", "true");
+        main.configure().addConfiguration(new caravan.operator.OperatorConfiguration(client));
+        try {
+            main.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
+        }
+        return new CaravanRuntime(main);
+    }
+
     public CamelContext camel() {
         return camel;
     }
@@ -62,7 +79,11 @@ public final class CaravanRuntime implements AutoCloseable {
 
     /** Runs one backup of a BackupConfiguration and returns its BackupSession with status filled in. */
     public BackupSession backup(Manifests manifests, BackupConfiguration config) {
-        BackupSession session = newSession(config);
+        return backup(manifests, config, newSession(config));
+    }
+
+    /** Runs a given BackupSession of a BackupConfiguration. */
+    public BackupSession backup(Manifests manifests, BackupConfiguration config, BackupSession session) {
         BackupRun run = new BackupRun(camel, manifests, settings, config, session);
         return withMdc(run.describe(), () -> template.requestBody("direct:backup", run, BackupRun.class).session);
     }
@@ -115,7 +136,7 @@ public final class CaravanRuntime implements AutoCloseable {
         owner.setApiVersion(config.getApiVersion());
         owner.setKind(config.getKind());
         owner.setName(name);
-        owner.setUid(config.getMetadata().getUid());
+        owner.setUid(config.getMetadata().getUid() == null ? "" : config.getMetadata().getUid());
         owner.setController(true);
         owner.setBlockOwnerDeletion(true);
         meta.setOwnerReferences(List.of(owner));

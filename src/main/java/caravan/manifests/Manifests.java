@@ -115,13 +115,14 @@ public final class Manifests {
         if (isNamespaced(type) && obj.getMetadata().getNamespace() == null) {
             obj.getMetadata().setNamespace(defaultNamespace);
         }
-        if (obj instanceof Secret s) {
-            decode(s).forEach((k, v) -> Redactor.registerSecretValue(k, new String(v, StandardCharsets.UTF_8)));
-        }
         add(obj);
     }
 
+    /** Adds an object (read from YAML or from the API); a Secret's values are registered with the Redactor. */
     public <T extends HasMetadata> T add(T obj) {
+        if (obj instanceof Secret s) {
+            decode(s).forEach((k, v) -> Redactor.registerSecretValue(k, new String(v, StandardCharsets.UTF_8)));
+        }
         objects.put(new Key(obj.getClass(), ns(obj.getClass(), obj.getMetadata().getNamespace()),
                 obj.getMetadata().getName()), obj);
         return obj;

@@ -21,6 +21,8 @@ public final class BackupRun extends SessionRun {
     /** The snapshot being written; null until an id is assigned. */
     public SnapshotManifest snapshot;
     public List<String> removedByRetention = new ArrayList<>();
+    /** The repository's snapshots after retention (for the Repository status); null if not listed. */
+    public List<SnapshotManifest> repositorySnapshots;
     /** The dump tool and the database version, for the manifest. */
     public String toolName;
     public String toolVersion;

@@ -22,6 +22,18 @@ public final class RetentionStep {
     private static final Logger LOG = LoggerFactory.getLogger(RetentionStep.class);
 
     public void apply(@ExchangeProperty("run") BackupRun run) {
+        try {
+            decide(run);
+        } finally {
+            try {
+                run.repositorySnapshots = run.store.list();
+            } catch (RuntimeException e) {
+                LOG.warn("{}: could not list {} after retention: {}", run.describe(), run.repositoryName(), e.getMessage());
+            }
+        }
+    }
+
+    private void decide(BackupRun run) {
         RetentionPolicy policy = run.config.getSpec().retentionPolicy;
         String policyName = policy == null || policy.name == null ? "(none)" : policy.name;
         try {

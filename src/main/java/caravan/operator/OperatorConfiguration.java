@@ -1,0 +1,82 @@
+package caravan.operator;
+
+import caravan.util.Durations;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import org.apache.camel.CamelConfiguration;
+import org.apache.camel.CamelContext;
+import org.apache.camel.component.kubernetes.KubernetesConfiguration;
+import org.apache.camel.component.kubernetes.cluster.KubernetesClusterService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Wires the operator into Camel before the routes start: the Kubernetes client, the beans the operator
+ * routes call ({@code caravanWatches}, {@code caravanSchedules}, {@code caravanSessions}) and, with
+ * leader election, the camel-kubernetes cluster service (a Lease named {@code caravan-caravan} in the
+ * pod's namespace, held by the pod named by POD_NAME). camel-main cannot bind a cluster service from
+ * properties (../shared/reference/camel.md §2.2), hence this class.
+ */
+public final class OperatorConfiguration implements CamelConfiguration {
+    private static final Logger LOG = LoggerFactory.getLogger(OperatorConfiguration.class);
+    public static final String POD_LABEL = "app.kubernetes.io/name";
+    private final KubernetesClient client;
+
+    public OperatorConfiguration(KubernetesClient client) {
+        this.client = client;
+    }
+
+    @Override
+    public void configure(CamelContext camel) {
+        List<String> namespaces = Arrays.stream(prop(camel, "caravan.operator.namespaces").split(","))
+                .map(String::strip).filter(s -> !s.isEmpty()).toList();
+        boolean leaderElection = Boolean.parseBoolean(prop(camel, "caravan.operator.leader-election"));
+        Cluster cluster = new Cluster(client, namespaces);
+        Schedules schedules = new Schedules(camel, cluster, leaderElection);
+        camel.getRegistry().bind("kubernetesClient", KubernetesClient.class, client);
+        camel.getRegistry().bind("caravanCluster", cluster);
+        camel.getRegistry().bind("caravanSchedules", schedules);
+        camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster));
+        Watches watches = new Watches(camel, cluster, schedules, Durations.parse(prop(camel, "caravan.operator.resync-period")));
+        camel.getRegistry().bind("caravanWatches", watches);
+        camel.addLifecycleStrategy(new org.apache.camel.support.LifecycleStrategySupport() {
+            @Override
+            public void onContextStopping(CamelContext context) {
+                watches.stop();
+            }
+        });
+        if (leaderElection) {
+            String pod = env("POD_NAME", env("HOSTNAME", "caravan"));
+            String podNamespace = env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace());
+            KubernetesConfiguration kc = new KubernetesConfiguration();
+            kc.setKubernetesClient(client);
+            KubernetesClusterService service = new KubernetesClusterService(kc);
+            service.setId("caravan-leader-election");
+            service.setKubernetesNamespace(podNamespace);
+            service.setKubernetesResourceName("caravan");
+            service.setPodName(pod);
+            service.setClusterLabels(Map.of(POD_LABEL, "caravan"));
+            service.setLeaseDurationMillis(Long.parseLong(prop(camel, "caravan.operator.lease-duration")));
+            service.setRenewDeadlineMillis(Long.parseLong(prop(camel, "caravan.operator.renew-deadline")));
+            service.setRetryPeriodMillis(Long.parseLong(prop(camel, "caravan.operator.retry-period")));
+            try {
+                camel.addService(service);
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot start leader election: " + e.getMessage(), e);
+            }
+            LOG.info("leader election: pod {} competes for Lease caravan-caravan in namespace {}", pod, podNamespace);
+        }
+    }
+
+    private static String env(String name, String fallback) {
+        String v = System.getenv(name);
+        return v == null || v.isBlank() ? fallback : v;
+    }
+
+    private static String prop(CamelContext camel, String key) {
+        return camel.getPropertiesComponent().resolveProperty(key).orElse("").strip();
+    }
+}

@@ -1,0 +1,220 @@
+package caravan.operator;
+
+import caravan.CaravanRuntime;
+import caravan.api.BackupConfiguration;
+import caravan.api.BackupSession;
+import caravan.api.Condition;
+import caravan.api.Repository;
+import caravan.api.RestoreSession;
+import caravan.repository.SnapshotManifest;
+import caravan.session.BackupRun;
+import caravan.session.RestoreRun;
+import caravan.session.Settings;
+import caravan.util.Sizes;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.Header;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * BackupSessions and RestoreSessions in the cluster: created by a schedule as Stash's
+ * {@code create-backupsession} does, claimed (phase Running, guarded by resourceVersion so two replicas
+ * never run one session), run through the same routes as local mode, and reported to the status
+ * subresource; then the Repository's status is refreshed and old sessions are pruned.
+ */
+public final class Sessions {
+    private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
+    private static final Set<String> ACTIVE = Set.of(BackupSession.PENDING, BackupSession.RUNNING);
+    private final CamelContext camel;
+    private final Cluster cluster;
+    private final Settings settings;
+
+    public Sessions(CamelContext camel, Cluster cluster) {
+        this.camel = camel;
+        this.cluster = cluster;
+        this.settings = Settings.from(camel);
+    }
+
+    // ------------------------------------------------------------------ creating sessions
+
+    /** A schedule fired. Creates the BackupSession; Skipped when one of the same invoker is still running. */
+    public void createScheduled(@Header("namespace") String ns, @Header("name") String name) {
+        BackupConfiguration bc = cluster.get(BackupConfiguration.class, ns, name);
+        if (bc == null || Boolean.TRUE.equals(bc.getSpec().paused)) {
+            return;
+        }
+        boolean busy = cluster.sessionsOf(ns, name).stream()
+                .anyMatch(s -> s.getStatus() == null || s.getStatus().phase == null || ACTIVE.contains(s.getStatus().phase));
+        BackupSession s = CaravanRuntime.newSession(bc);
+        try {
+            s = cluster.api(BackupSession.class).inNamespace(ns).resource(s).create();
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 409) {
+                LOG.info("BackupSession {}/{} already exists (two firings in one second)", ns, s.getMetadata().getName());
+                return;
+            }
+            throw e;
+        }
+        LOG.info("BackupConfiguration {}/{}: created BackupSession {}{}", ns, name, s.getMetadata().getName(),
+                busy ? " as Skipped: the previous session is still running" : "");
+        if (busy) {
+            cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
+                BackupSession.Status st = new BackupSession.Status();
+                st.phase = BackupSession.SKIPPED;
+                st.conditions.add(new Condition("BackupSkipped", true, "SkippedTakingNewBackup",
+                        "a BackupSession of BackupConfiguration " + ns + "/" + name + " is still running",
+                        Instant.now().toString()));
+                latest.setStatus(st);
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ backup
+
+    /** True when this session has not started and this replica won the claim (phase Running written). */
+    public boolean claimBackup(Exchange exchange) {
+        BackupSession seen = exchange.getIn().getBody(BackupSession.class);
+        if (!unstarted(seen.getStatus() == null ? null : seen.getStatus().phase)
+                || seen.getSpec() == null || seen.getSpec().invoker == null
+                || !"BackupConfiguration".equals(seen.getSpec().invoker.kind)) {
+            return false;
+        }
+        BackupSession latest = cluster.get(BackupSession.class, seen.getMetadata().getNamespace(), seen.getMetadata().getName());
+        if (latest == null || !unstarted(latest.getStatus() == null ? null : latest.getStatus().phase)) {
+            return false;
+        }
+        BackupSession.Status st = latest.getStatus() == null ? new BackupSession.Status() : latest.getStatus();
+        st.phase = BackupSession.RUNNING;
+        latest.setStatus(st);
+        try {
+            BackupSession claimed = cluster.api(BackupSession.class).inNamespace(latest.getMetadata().getNamespace())
+                    .resource(latest).lockResourceVersion(latest.getMetadata().getResourceVersion()).updateStatus();
+            exchange.getIn().setBody(claimed);
+            return true;
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 409) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private static boolean unstarted(String phase) {
+        return phase == null || phase.isEmpty() || BackupSession.PENDING.equals(phase);
+    }
+
+    /** Body: the claimed BackupSession. Afterwards: the BackupRun for direct:backup. */
+    public BackupRun prepareBackup(Exchange exchange) {
+        BackupSession s = exchange.getIn().getBody(BackupSession.class);
+        String ns = s.getMetadata().getNamespace();
+        BackupConfiguration bc = cluster.get(BackupConfiguration.class, ns, s.getSpec().invoker.name);
+        if (bc == null) {
+            bc = new BackupConfiguration();
+            bc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace(ns)
+                    .withName(s.getSpec().invoker.name).build());
+        }
+        MDC.put("session", ns + "/" + s.getMetadata().getName());
+        return new BackupRun(camel, cluster.forBackup(bc), settings, bc, s);
+    }
+
+    /** Body: the finished BackupRun. Writes its status, the Repository's, and prunes old sessions. */
+    public void finishBackup(Exchange exchange) {
+        BackupRun run = exchange.getIn().getBody(BackupRun.class);
+        BackupSession s = run.session;
+        String ns = s.getMetadata().getNamespace();
+        try {
+            cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> latest.setStatus(s.getStatus()));
+            if (run.repository != null && run.repositorySnapshots != null) {
+                writeRepositoryStatus(run);
+            }
+            pruneHistory(run.config);
+        } finally {
+            MDC.remove("session");
+        }
+    }
+
+    private void writeRepositoryStatus(BackupRun run) {
+        Repository repo = run.repository;
+        List<SnapshotManifest> snaps = run.repositorySnapshots;
+        cluster.updateStatus(Repository.class, repo.getMetadata().getNamespace(), repo.getMetadata().getName(), latest -> {
+            Repository.Status st = latest.getStatus() == null ? new Repository.Status() : latest.getStatus();
+            st.observedGeneration = latest.getMetadata().getGeneration();
+            st.snapshotCount = (long) snaps.size();
+            st.totalSize = Sizes.format(snaps.stream().mapToLong(m -> m.storedSize).sum());
+            st.integrity = BackupSession.SUCCEEDED.equals(run.session.getStatus().phase) || Boolean.TRUE.equals(st.integrity);
+            snaps.stream().map(m -> m.time).max(Comparator.naturalOrder()).ifPresent(t -> st.lastBackupTime = t);
+            snaps.stream().map(m -> m.time).min(Comparator.naturalOrder()).ifPresent(t -> st.firstBackupTime = t);
+            st.snapshotsRemovedOnLastCleanup = (long) run.removedByRetention.size();
+            latest.setStatus(st);
+        });
+    }
+
+    /** Keeps the newest {@code backupHistoryLimit} (default 1) finished BackupSessions of a configuration. */
+    private void pruneHistory(BackupConfiguration bc) {
+        if (bc.getSpec() == null) {
+            return;
+        }
+        int limit = bc.getSpec().backupHistoryLimit == null ? 1 : Math.max(0, bc.getSpec().backupHistoryLimit);
+        String ns = bc.getMetadata().getNamespace();
+        List<BackupSession> finished = cluster.sessionsOf(ns, bc.getMetadata().getName()).stream()
+                .filter(s -> s.getStatus() != null && s.getStatus().phase != null && !ACTIVE.contains(s.getStatus().phase))
+                .sorted(Comparator.comparing((BackupSession s) -> s.getMetadata().getCreationTimestamp()).reversed()
+                        .thenComparing(s -> s.getMetadata().getName(), Comparator.reverseOrder()))
+                .toList();
+        for (BackupSession old : finished.subList(Math.min(limit, finished.size()), finished.size())) {
+            cluster.api(BackupSession.class).inNamespace(ns).withName(old.getMetadata().getName()).delete();
+            LOG.debug("pruned BackupSession {}/{} (backupHistoryLimit {})", ns, old.getMetadata().getName(), limit);
+        }
+    }
+
+    // ------------------------------------------------------------------ restore
+
+    public boolean claimRestore(Exchange exchange) {
+        RestoreSession seen = exchange.getIn().getBody(RestoreSession.class);
+        if (!unstarted(seen.getStatus() == null ? null : seen.getStatus().phase)) {
+            return false;
+        }
+        RestoreSession latest = cluster.get(RestoreSession.class, seen.getMetadata().getNamespace(), seen.getMetadata().getName());
+        if (latest == null || !unstarted(latest.getStatus() == null ? null : latest.getStatus().phase)) {
+            return false;
+        }
+        RestoreSession.Status st = latest.getStatus() == null ? new RestoreSession.Status() : latest.getStatus();
+        st.phase = "Running";
+        latest.setStatus(st);
+        try {
+            exchange.getIn().setBody(cluster.api(RestoreSession.class).inNamespace(latest.getMetadata().getNamespace())
+                    .resource(latest).lockResourceVersion(latest.getMetadata().getResourceVersion()).updateStatus());
+            return true;
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == 409) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    public RestoreRun prepareRestore(Exchange exchange) {
+        RestoreSession s = exchange.getIn().getBody(RestoreSession.class);
+        MDC.put("session", s.getMetadata().getNamespace() + "/" + s.getMetadata().getName());
+        return new RestoreRun(camel, cluster.forRestore(s), settings, s);
+    }
+
+    public void finishRestore(Exchange exchange) {
+        RestoreRun run = exchange.getIn().getBody(RestoreRun.class);
+        RestoreSession s = run.session;
+        try {
+            cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(),
+                    latest -> latest.setStatus(s.getStatus()));
+        } finally {
+            MDC.remove("session");
+        }
+    }
+}

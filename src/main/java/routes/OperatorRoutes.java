@@ -1,0 +1,53 @@
+package routes;
+
+import caravan.operator.Watches;
+import org.apache.camel.builder.RouteBuilder;
+
+/**
+ * The in-cluster operator (`caravan operator`): watch Stash's resources, keep one quartz trigger per
+ * BackupConfiguration, and run the BackupSessions and RestoreSessions they create through the same
+ * backup and restore routes as local mode. Present only when caravan.operator.enabled is true.
+ * With leader election, scheduling and running are done by the leader only ("master:caravan:...").
+ */
+public class OperatorRoutes extends RouteBuilder {
+    @Override
+    public void configure() {
+        if (!Boolean.parseBoolean(getContext().resolvePropertyPlaceholders("{{caravan.operator.enabled}}"))) {
+            return;
+        }
+        String leader = Boolean.parseBoolean(getContext().resolvePropertyPlaceholders("{{caravan.operator.leader-election}}"))
+                ? "master:caravan:" : "";
+
+        // watch (every replica): informers feed the queues; a periodic full resync repairs anything missed
+        from("timer:caravan-watch?repeatCount=1").routeId("watch")
+            .bean("caravanWatches", "start");
+        from("timer:caravan-resync?delay={{caravan.operator.resync-period}}&period={{caravan.operator.resync-period}}")
+            .routeId("resync")
+            .bean("caravanWatches", "resync");
+        from(leader + "timer:caravan-leader?repeatCount=1").routeId("became-leader")
+            .log("this replica runs the schedules and sessions now")
+            .bean("caravanWatches", "resync");
+
+        // schedules (every replica keeps them in sync; with leader election only the leader's triggers fire)
+        from(Watches.CONFIGS).routeId("reconcile-schedule")
+            .bean("caravanSchedules", "reconcile");
+        routeTemplate("backup-schedule")
+            .templateParameter("uri").templateParameter("namespace").templateParameter("name")
+            .from("{{uri}}")
+                .setHeader("namespace", constant("{{namespace}}"))
+                .setHeader("name", constant("{{name}}"))
+                .bean("caravanSessions", "createScheduled");       // a BackupSession, as Stash's CronJob makes it
+
+        // sessions (the leader): claim, run the same routes as local mode, write status
+        from(leader + Watches.BACKUPS + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-backupsession")
+            .filter(method("caravanSessions", "claimBackup"))     // phase Running, resourceVersion-guarded
+                .bean("caravanSessions", "prepareBackup")          // the BackupConfiguration's objects from the API
+                .to("direct:backup")
+                .bean("caravanSessions", "finishBackup");          // status, Repository status, history limit
+        from(leader + Watches.RESTORES + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-restoresession")
+            .filter(method("caravanSessions", "claimRestore"))
+                .bean("caravanSessions", "prepareRestore")
+                .to("direct:restore")
+                .bean("caravanSessions", "finishRestore");
+    }
+}

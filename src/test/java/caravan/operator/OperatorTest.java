@@ -1,0 +1,271 @@
+package caravan.operator;
+
+import caravan.CaravanRuntime;
+import caravan.api.BackupConfiguration;
+import caravan.api.BackupSession;
+import caravan.api.Repository;
+import caravan.api.RestoreSession;
+import caravan.manifests.Manifests;
+import caravan.testing.EtcdServer;
+import caravan.testing.Fixture;
+import caravan.testing.Ports;
+import caravan.testing.S3ProxyServer;
+import caravan.util.Paths2;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+
+import static caravan.testing.Fixture.param;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The operator against fabric8's mock API server (CRUD mode), with real etcd and S3Proxy behind it:
+ * Stash-shaped resources are applied with the Kubernetes client and the operator reacts as in a cluster.
+ */
+@EnableKubernetesMockClient(crud = true)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OperatorTest {
+    static KubernetesMockServer server;
+    static KubernetesClient client;
+
+    Path tmp;
+    EtcdServer etcd;
+    S3ProxyServer s3;
+    CaravanRuntime operator;
+    Map<String, String> source = new TreeMap<>();
+
+    @BeforeAll
+    void start() throws Exception {
+        tmp = Files.createTempDirectory("caravan-operator");
+        s3 = S3ProxyServer.start(tmp.resolve("s3"));
+        etcd = EtcdServer.start(tmp.resolve("etcd"));
+        for (int i = 0; i < 500; i++) {
+            source.put("/op/key-" + i, "v" + i);
+        }
+        etcd.putAll(source);
+        apply(new Fixture()
+                .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", "operator-test-pw",
+                        "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY))
+                .add(Fixture.appBinding("etcd", etcd.url()))
+                .add(Fixture.appBinding("slow-etcd", "http://127.0.0.1:" + Ports.free()))
+                .add(Fixture.s3Repository("s3-repo", s3.endpoint(), "operator", "/demo", "repo-secret")));
+        operator = CaravanRuntime.startOperator(Map.of(
+                "caravan.operator.leader-election", "false",
+                "caravan.operator.resync-period", "3s",
+                "caravan.kdf.iterations", "2000",
+                "caravan.etcd.health-interval", "500ms",
+                "caravan.temp-dir", tmp.resolve("work").toString()), client);
+    }
+
+    @AfterAll
+    void stop() {
+        if (operator != null) {
+            operator.close();
+        }
+        if (etcd != null) {
+            etcd.close();
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+        Paths2.deleteRecursively(tmp);
+    }
+
+    /** Creates every object of the fixture in the mock API server, as kubectl apply would. */
+    private static void apply(Fixture f) {
+        Manifests m = new Manifests("demo").addYaml(f.text(), "fixture");
+        for (Class<? extends HasMetadata> type : List.of(Secret.class, caravan.api.AppBinding.class, Repository.class,
+                BackupConfiguration.class, RestoreSession.class)) {
+            for (HasMetadata o : m.all(type)) {
+                client.resource(o).inNamespace("demo").createOr(existing -> existing.update());
+            }
+        }
+    }
+
+    private static void await(String what, Duration timeout, Supplier<Boolean> condition) {
+        Instant until = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(until)) {
+            if (Boolean.TRUE.equals(condition.get())) {
+                return;
+            }
+            sleep(200);
+        }
+        throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static List<BackupSession> sessions(String config) {
+        return client.resources(BackupSession.class).inNamespace("demo")
+                .withLabel("stash.appscode.com/invoker-name", config).list().getItems();
+    }
+
+    private static java.util.Set<String> names(String config) {
+        return sessions(config).stream().map(s -> s.getMetadata().getName()).collect(java.util.stream.Collectors.toSet());
+    }
+
+    private static String phase(BackupSession s) {
+        return s.getStatus() == null ? null : s.getStatus().phase;
+    }
+
+    private static BackupConfiguration config(String name) {
+        return client.resources(BackupConfiguration.class).inNamespace("demo").withName(name).get();
+    }
+
+    private Schedules schedules() {
+        return operator.camel().getRegistry().lookupByNameAndType("caravanSchedules", Schedules.class);
+    }
+
+    @Test
+    @Order(1)
+    void aScheduleCreatesBackupSessionsThatSucceedWithStats() {
+        apply(new Fixture().add(Fixture.backupConfiguration("every2s", "s3-repo", "etcd", 5, "")
+                .replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"")
+                .replace("  paused", "  paused")
+                + "  backupHistoryLimit: 2\n"));
+        await("a Succeeded BackupSession", Duration.ofSeconds(60),
+                () -> sessions("every2s").stream().anyMatch(s -> "Succeeded".equals(phase(s))));
+        BackupSession done = sessions("every2s").stream().filter(s -> "Succeeded".equals(phase(s))).findFirst().orElseThrow();
+        assertThat(done.getMetadata().getName()).matches("every2s-\\d{10}");
+        assertThat(done.getMetadata().getLabels()).containsEntry("stash.appscode.com/invoker-type", "BackupConfiguration")
+                .containsEntry("stash.appscode.com/target-name", "etcd");
+        assertThat(done.getMetadata().getOwnerReferences().get(0).getName()).isEqualTo("every2s");
+        assertThat(done.getStatus().sessionDuration).isNotBlank();
+        BackupSession.SnapshotStats stats = done.getStatus().targets.get(0).stats.get(0).snapshots.get(0);
+        assertThat(stats.name).matches("[0-9a-f]{8}");
+        assertThat(stats.totalSize).endsWith("KiB");
+        assertThat(config("every2s").getStatus().phase).isEqualTo("Ready");
+
+        await("Repository status", Duration.ofSeconds(30), () -> {
+            Repository r = client.resources(Repository.class).inNamespace("demo").withName("s3-repo").get();
+            return r.getStatus() != null && r.getStatus().snapshotCount != null && r.getStatus().snapshotCount >= 1;
+        });
+        Repository repo = client.resources(Repository.class).inNamespace("demo").withName("s3-repo").get();
+        assertThat(repo.getStatus().integrity).isTrue();
+        assertThat(repo.getStatus().lastBackupTime).isNotBlank();
+        assertThat(repo.getStatus().totalSize).isNotBlank();
+
+        // backupHistoryLimit 2: old finished sessions are pruned
+        await("at least 4 sessions created", Duration.ofSeconds(60), () -> repo(4));
+        sleep(2500);
+        assertThat(sessions("every2s").stream().filter(s -> "Succeeded".equals(phase(s)) || "Failed".equals(phase(s))))
+                .hasSizeLessThanOrEqualTo(3);
+    }
+
+    private static boolean repo(int atLeast) {
+        Repository r = client.resources(Repository.class).inNamespace("demo").withName("s3-repo").get();
+        return r.getStatus() != null && r.getStatus().snapshotCount != null && r.getStatus().snapshotCount >= Math.min(atLeast, 5);
+    }
+
+    @Test
+    @Order(2)
+    void pausedStopsTheScheduleAndAnEditTakesEffect() {
+        BackupConfiguration bc = config("every2s");
+        bc.getSpec().paused = true;
+        client.resource(bc).update();
+        await("schedule removed", Duration.ofSeconds(20), () -> !schedules().active().contains("schedule-demo-every2s"));
+        sleep(2500); // let a session that was running finish
+        java.util.Set<String> known = names("every2s");
+        sleep(5000);
+        // none created since (old ones may be pruned by backupHistoryLimit)
+        assertThat(names("every2s")).isSubsetOf(known);
+        assertThat(operator.camel().getRoute("schedule-demo-every2s")).isNull();
+
+        bc = config("every2s");
+        bc.getSpec().paused = false;
+        bc.getSpec().schedule = "not a schedule";
+        client.resource(bc).update();
+        await("phase Invalid", Duration.ofSeconds(20), () -> "Invalid".equals(config("every2s").getStatus().phase));
+        assertThat(config("every2s").getStatus().conditions).anySatisfy(c -> {
+            assertThat(c.type).isEqualTo("ValidationPassed");
+            assertThat(c.status).isEqualTo("False");
+            assertThat(c.message).startsWith("BackupConfiguration demo/every2s spec.schedule: \"not a schedule\"");
+        });
+
+        bc = config("every2s");
+        bc.getSpec().schedule = "0/3 * * * * ?";
+        client.resource(bc).update();
+        await("Ready with the new schedule", Duration.ofSeconds(20), () -> "Ready".equals(config("every2s").getStatus().phase)
+                && operator.camel().getRoute("schedule-demo-every2s") != null);
+        assertThat(operator.camel().getRoute("schedule-demo-every2s").getEndpoint().getEndpointUri()).contains("cron=0/3+");
+        int before = sessions("every2s").size();
+        await("a new session after the edit", Duration.ofSeconds(20), () -> sessions("every2s").size() > before
+                || sessions("every2s").stream().anyMatch(s -> s.getMetadata().getCreationTimestamp() != null
+                && Instant.parse(s.getMetadata().getCreationTimestamp()).isAfter(Instant.now().minusSeconds(4))));
+    }
+
+    @Test
+    @Order(3)
+    void deletingTheBackupConfigurationStopsItsSchedule() {
+        client.resources(BackupConfiguration.class).inNamespace("demo").withName("every2s").delete();
+        await("schedule removed", Duration.ofSeconds(20), () -> operator.camel().getRoute("schedule-demo-every2s") == null);
+        sleep(2500);
+        java.util.Set<String> known = names("every2s");
+        sleep(4000);
+        assertThat(names("every2s")).isSubsetOf(known);
+    }
+
+    @Test
+    @Order(4)
+    void aFiringWhileTheLastSessionRunsIsSkipped() {
+        // etcd that never answers: each session waits waitTimeout (4s) while the schedule fires every second
+        apply(new Fixture().add(Fixture.backupConfiguration("overlap", "s3-repo", "slow-etcd", 5, param("waitTimeout", "4"))
+                .replace("\"*/5 * * * *\"", "\"0/1 * * * * ?\"") + "  backupHistoryLimit: 10\n"));
+        await("a Skipped session", Duration.ofSeconds(40),
+                () -> sessions("overlap").stream().anyMatch(s -> "Skipped".equals(phase(s))));
+        BackupSession skipped = sessions("overlap").stream().filter(s -> "Skipped".equals(phase(s))).findFirst().orElseThrow();
+        assertThat(skipped.getStatus().conditions).anySatisfy(c -> {
+            assertThat(c.type).isEqualTo("BackupSkipped");
+            assertThat(c.reason).isEqualTo("SkippedTakingNewBackup");
+        });
+        await("the slow session Failed with the reason", Duration.ofSeconds(40),
+                () -> sessions("overlap").stream().anyMatch(s -> "Failed".equals(phase(s))));
+        assertThat(sessions("overlap").stream().filter(s -> "Failed".equals(phase(s))).findFirst().orElseThrow()
+                .getStatus().targets.get(0).stats.get(0).error).contains("AppBinding demo/slow-etcd spec.clientConfig");
+        client.resources(BackupConfiguration.class).inNamespace("demo").withName("overlap").delete();
+    }
+
+    @Test
+    @Order(5)
+    void aRestoreSessionRestores() {
+        Path dataDir = tmp.resolve("restored");
+        int peer = Ports.free();
+        apply(new Fixture().add(Fixture.restoreSession("restore", "s3-repo", "etcd", "latest", String.join(",",
+                param("initialCluster", "op=http://127.0.0.1:" + peer), param("dataDir", dataDir.toString())))));
+        await("RestoreSession finished", Duration.ofSeconds(60), () -> {
+            RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("restore").get();
+            return r.getStatus() != null && ("Succeeded".equals(r.getStatus().phase) || "Failed".equals(r.getStatus().phase));
+        });
+        RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("restore").get();
+        assertThat(r.getStatus().phase).as(String.valueOf(r.getStatus().conditions.get(0).message)).isEqualTo("Succeeded");
+        try (EtcdServer restored = EtcdServer.startMember("op", dataDir, Ports.free(), peer, "op=http://127.0.0.1:" + peer,
+                tmp.resolve("restored.log"))) {
+            assertThat(restored.getAll()).isEqualTo(source);
+        }
+    }
+}
