@@ -60,6 +60,10 @@ public final class CaravanRuntime implements AutoCloseable {
         Main main = new Main();
         overrides.forEach(main::addOverrideProperty);
         main.addOverrideProperty("caravan.operator.enabled", "true");
+        // probes: /observe/health/live and /observe/health/ready on caravan.operator.http-port (operator only)
+        main.addInitialProperty("camel.management.enabled", "true");
+        main.addInitialProperty("camel.management.port", "{{caravan.operator.http-port}}");
+        main.addInitialProperty("camel.management.health-check-enabled", "true");
         main.configure().addConfiguration(new caravan.operator.OperatorConfiguration(client));
         try {
             main.start();

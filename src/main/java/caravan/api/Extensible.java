@@ -13,15 +13,15 @@ import java.util.Map;
  */
 public abstract class Extensible {
     @JsonIgnore
-    private final Map<String, Object> unknownFields = new LinkedHashMap<>();
+    private final Map<String, Object> additionalProperties = new LinkedHashMap<>();
 
     @JsonAnySetter
-    public void setUnknownField(String name, Object value) {
-        unknownFields.put(name, value);
+    public void setAdditionalProperty(String name, Object value) {
+        additionalProperties.put(name, value);
     }
 
     @JsonAnyGetter
-    public Map<String, Object> getUnknownFields() {
-        return unknownFields;
+    public Map<String, Object> getAdditionalProperties() {
+        return additionalProperties;
     }
 }

@@ -52,6 +52,7 @@ class OperatorTest {
     S3ProxyServer s3;
     CaravanRuntime operator;
     Map<String, String> source = new TreeMap<>();
+    int httpPort = Ports.free();
 
     @BeforeAll
     void start() throws Exception {
@@ -71,6 +72,7 @@ class OperatorTest {
         operator = CaravanRuntime.startOperator(Map.of(
                 "caravan.operator.leader-election", "false",
                 "caravan.operator.resync-period", "3s",
+                "caravan.operator.http-port", String.valueOf(httpPort),
                 "caravan.kdf.iterations", "2000",
                 "caravan.etcd.health-interval", "500ms",
                 "caravan.temp-dir", tmp.resolve("work").toString()), client);
@@ -139,6 +141,21 @@ class OperatorTest {
 
     private Schedules schedules() {
         return operator.camel().getRegistry().lookupByNameAndType("caravanSchedules", Schedules.class);
+    }
+
+    @Test
+    @Order(0)
+    void probesAnswer() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        for (String probe : List.of("live", "ready")) {
+            java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + httpPort + "/observe/health/" + probe))
+                            .timeout(Duration.ofSeconds(10)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(probe + ": " + r.body()).isEqualTo(200);
+            assertThat(r.body()).contains("UP");
+        }
     }
 
     @Test
