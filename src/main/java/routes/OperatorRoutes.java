@@ -26,7 +26,8 @@ public class OperatorRoutes extends RouteBuilder {
             .bean("caravanWatches", "resync");
         from(leader + "timer:caravan-leader?repeatCount=1").routeId("became-leader")
             .log("this replica runs the schedules and sessions now")
-            .bean("caravanWatches", "resync");
+            .bean("caravanWatches", "resync")
+            .bean("caravanSessions", "catchUp");                // one session for a schedule missed during failover
 
         // schedules (every replica keeps them in sync; with leader election only the leader's triggers fire)
         from(Watches.CONFIGS).routeId("reconcile-schedule")

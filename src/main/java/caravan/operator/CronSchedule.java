@@ -62,6 +62,19 @@ public final class CronSchedule {
         return quartz;
     }
 
+    /**
+     * True when the schedule should have fired after {@code last} and before {@code now} (less a second of
+     * slack): a firing missed while no replica was leading.
+     */
+    public static boolean missed(String quartz, java.util.Date last, java.util.Date now) {
+        try {
+            java.util.Date next = new CronExpression(quartz).getNextValidTimeAfter(last);
+            return next != null && next.getTime() < now.getTime() - 1000;
+        } catch (java.text.ParseException e) {
+            return false;
+        }
+    }
+
     /** Cron's 0-7 (Sunday = 0 or 7) to Quartz's 1-7 (Sunday = 1); names stay as they are. */
     static String dayOfWeek(String field) {
         StringBuilder out = new StringBuilder();

@@ -49,8 +49,9 @@ public final class OperatorConfiguration implements CamelConfiguration {
             }
         });
         if (leaderElection) {
-            String pod = env("POD_NAME", env("HOSTNAME", "caravan"));
-            String podNamespace = env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace());
+            String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
+            String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
+                    env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
             KubernetesConfiguration kc = new KubernetesConfiguration();
             kc.setKubernetesClient(client);
             KubernetesClusterService service = new KubernetesClusterService(kc);
@@ -69,6 +70,10 @@ public final class OperatorConfiguration implements CamelConfiguration {
             }
             LOG.info("leader election: pod {} competes for Lease caravan-caravan in namespace {}", pod, podNamespace);
         }
+    }
+
+    private static String or(String value, String fallback) {
+        return value == null || value.isBlank() ? fallback : value;
     }
 
     private static String env(String name, String fallback) {

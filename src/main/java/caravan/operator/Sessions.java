@@ -77,6 +77,36 @@ public final class Sessions {
         }
     }
 
+    /**
+     * On becoming leader: a schedule that should have fired since its last session (while no replica led)
+     * gets one session now, so a missed backup is caught up once rather than skipped silently.
+     */
+    public void catchUp() {
+        java.util.Date now = new java.util.Date();
+        for (BackupConfiguration bc : cluster.list(BackupConfiguration.class)) {
+            if (bc.getSpec() == null || Boolean.TRUE.equals(bc.getSpec().paused)) {
+                continue;
+            }
+            String cron;
+            try {
+                cron = CronSchedule.toQuartz(bc.getSpec().schedule);
+            } catch (IllegalArgumentException e) {
+                continue;
+            }
+            String ns = bc.getMetadata().getNamespace();
+            String name = bc.getMetadata().getName();
+            cluster.sessionsOf(ns, name).stream()
+                    .map(s -> s.getMetadata().getCreationTimestamp()).filter(java.util.Objects::nonNull)
+                    .map(Instant::parse).max(Comparator.naturalOrder())
+                    .filter(last -> CronSchedule.missed(cron, java.util.Date.from(last), now))
+                    .ifPresent(last -> {
+                        LOG.info("BackupConfiguration {}/{}: a scheduled backup was missed after {} (no leader); "
+                                + "catching up once", ns, name, last);
+                        createScheduled(ns, name);
+                    });
+        }
+    }
+
     // ------------------------------------------------------------------ backup
 
     /** True when this session has not started and this replica won the claim (phase Running written). */

@@ -103,7 +103,16 @@ public final class S3Backend implements Backend {
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
                 .build();
         S3Backend backend = new S3Backend(camel, client, bucket, trimSlashes(prefix), settings);
-        backend.ensureBucket(where);
+        try {
+            backend.ensureBucket(where);
+        } catch (IllegalArgumentException e) {
+            // the SDK validates names before sending (e.g. "Bucket name should be between 3 and 63 characters long")
+            backend.close();
+            throw new CaravanException("InvalidRepository", where + ".bucket: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
         return backend;
     }
 

@@ -30,7 +30,7 @@ public final class SessionReport {
     }
 
     public void backupFailed(Exchange exchange, @ExchangeProperty("run") BackupRun run) {
-        Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        Exception e = interrupted(exchange, run);
         String message = message(e);
         run.error = e;
         run.condition("BackupCompleted", false, reason(e), message);
@@ -83,7 +83,7 @@ public final class SessionReport {
     }
 
     public void restoreFailed(Exchange exchange, @ExchangeProperty("run") RestoreRun run) {
-        Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        Exception e = interrupted(exchange, run);
         String message = message(e);
         run.error = e;
         run.condition("RestoreCompleted", false, reason(e), message);
@@ -117,6 +117,16 @@ public final class SessionReport {
         }
         st.totalHosts = Math.max(1, st.stats.size());
         return st;
+    }
+
+    /** The failure, or "interrupted" when Caravan was shutting down under the session (its clients closing). */
+    private static Exception interrupted(Exchange exchange, SessionRun run) {
+        Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        if (!(e instanceof CaravanException) && (run.camel.isStopping() || run.camel.isStopped())) {
+            return new CaravanException("Interrupted", run.describe() + " was interrupted: Caravan shut down while it ran ("
+                    + e.getClass().getSimpleName() + ")", e);
+        }
+        return e;
     }
 
     static String message(Exception e) {

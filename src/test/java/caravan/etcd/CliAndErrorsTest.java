@@ -257,6 +257,21 @@ class CliAndErrorsTest {
     }
 
     @Test
+    void aBadBucketNameNamesTheField() throws Exception {
+        Path dir = new Fixture()
+                .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", PASSWORD, "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY,
+                        "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY))
+                .add(Fixture.appBinding("etcd", etcd.url()))
+                .add(Fixture.s3Repository("repo", s3.endpoint(), "x", "", "repo-secret"))
+                .add(Fixture.backupConfiguration("backup", "repo", "etcd", 5, ""))
+                .writeTo(tmp.resolve("m-bucket"));
+        Cli.Result r = caravan(dir, "--backup", "backup");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(status(r).at("/targets/0/stats/0/error").asText())
+                .startsWith("Repository demo/repo spec.backend.s3.bucket: Bucket name should be between 3 and 63");
+    }
+
+    @Test
     void usageErrorsExitTwo() {
         Cli.Result missing = Cli.run("run", "-f", tmp.resolve("nowhere").toString(), "--backup", "x");
         assertThat(missing.exit()).isEqualTo(2);

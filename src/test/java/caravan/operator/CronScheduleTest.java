@@ -19,6 +19,16 @@ class CronScheduleTest {
     }
 
     @Test
+    void aFiringBetweenTheLastSessionAndNowIsMissed() {
+        java.util.Date last = java.util.Date.from(java.time.Instant.parse("2026-01-01T10:00:30Z"));
+        // hourly at :00 → next 11:00
+        assertThat(CronSchedule.missed("0 0 * * * ?", last, java.util.Date.from(java.time.Instant.parse("2026-01-01T10:59:00Z"))))
+                .isFalse();
+        assertThat(CronSchedule.missed("0 0 * * * ?", last, java.util.Date.from(java.time.Instant.parse("2026-01-01T11:00:30Z"))))
+                .isTrue();
+    }
+
+    @Test
     void invalidSchedulesSayWhy() {
         assertThatThrownBy(() -> CronSchedule.toQuartz("every five minutes")).hasMessageContaining("has 3 fields");
         assertThatThrownBy(() -> CronSchedule.toQuartz("61 * * * *")).hasMessageContaining("not a valid cron schedule");

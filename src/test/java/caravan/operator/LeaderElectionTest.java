@@ -1,0 +1,151 @@
+package caravan.operator;
+
+import caravan.CaravanRuntime;
+import caravan.api.BackupConfiguration;
+import caravan.api.BackupSession;
+import caravan.api.Repository;
+import caravan.manifests.Manifests;
+import caravan.testing.EtcdServer;
+import caravan.testing.Fixture;
+import caravan.testing.Ports;
+import caravan.testing.S3ProxyServer;
+import caravan.util.Paths2;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Two operator replicas against one API server (fabric8 CRUD mock): one Lease, one leader scheduling and
+ * running sessions; when the leader stops and its pod goes away, the other takes over and the schedule
+ * goes on, with no BackupSession run twice.
+ */
+@EnableKubernetesMockClient(crud = true)
+class LeaderElectionTest {
+    static KubernetesClient client;
+    static io.fabric8.kubernetes.client.server.mock.KubernetesMockServer server;
+
+    private static void pod(String name) {
+        Pod p = new PodBuilder().withNewMetadata().withName(name).withNamespace("caravan-system")
+                .addToLabels("app.kubernetes.io/name", "caravan").endMetadata()
+                .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
+                .endStatus().build();
+        client.pods().inNamespace("caravan-system").resource(p).create();
+    }
+
+    private static CaravanRuntime operator(String pod, Path tmp) {
+        Map<String, String> p = new HashMap<>(Map.of(
+                "camel.main.name", "caravan-" + pod,
+                "caravan.operator.leader-election", "true",
+                "caravan.operator.pod-name", pod,
+                "caravan.operator.pod-namespace", "caravan-system",
+                "caravan.operator.lease-duration", "2000",
+                "caravan.operator.renew-deadline", "1500",
+                "caravan.operator.retry-period", "300",
+                "caravan.operator.http-port", String.valueOf(Ports.free()),
+                "caravan.kdf.iterations", "2000",
+                "caravan.temp-dir", tmp.resolve("work-" + pod).toString()));
+        p.put("caravan.operator.resync-period", "3s");
+        // each replica has its own client, as separate pods would (stopping one closes its client)
+        return CaravanRuntime.startOperator(p, server.createClient());
+    }
+
+    private static String holder() {
+        Lease l = client.leases().inNamespace("caravan-system").withName("caravan-caravan").get();
+        return l == null || l.getSpec() == null ? null : l.getSpec().getHolderIdentity();
+    }
+
+    private static List<BackupSession> sessions() {
+        return client.resources(BackupSession.class).inNamespace("demo").list().getItems();
+    }
+
+    private static void await(String what, Duration timeout, Supplier<Boolean> condition) throws InterruptedException {
+        Instant until = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(until)) {
+            if (Boolean.TRUE.equals(condition.get())) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
+    }
+
+    @Test
+    void oneLeaderRunsTheScheduleAndTheOtherTakesOver() throws Exception {
+        Path tmp = Files.createTempDirectory("caravan-leader");
+        try (S3ProxyServer s3 = S3ProxyServer.start(tmp.resolve("s3"));
+             EtcdServer etcd = EtcdServer.start(tmp.resolve("etcd"))) {
+            etcd.putAll(Map.of("/le/a", "1", "/le/b", "2"));
+            Manifests m = new Manifests("demo").addYaml(new Fixture()
+                    .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", "le-pw",
+                            "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY))
+                    .add(Fixture.appBinding("etcd", etcd.url()))
+                    .add(Fixture.s3Repository("repo", s3.endpoint(), "leader-test", "", "repo-secret"))
+                    .add(Fixture.backupConfiguration("every2s", "repo", "etcd", 50, "")
+                            .replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"") + "  backupHistoryLimit: 100\n")
+                    .text(), "fixture");
+            for (Class<? extends HasMetadata> type : List.of(Secret.class, caravan.api.AppBinding.class, Repository.class,
+                    BackupConfiguration.class)) {
+                for (HasMetadata o : m.all(type)) {
+                    client.resource(o).inNamespace("demo").create();
+                }
+            }
+            pod("op-a");
+            pod("op-b");
+            CaravanRuntime a = operator("op-a", tmp);
+            CaravanRuntime b = operator("op-b", tmp);
+            Map<String, CaravanRuntime> byPod = new HashMap<>(Map.of("op-a", a, "op-b", b));
+            try {
+                await("a leader", Duration.ofSeconds(30), () -> holder() != null);
+                String first = holder();
+                String second = first.equals("op-a") ? "op-b" : "op-a";
+                await("3 Succeeded sessions", Duration.ofSeconds(60),
+                        () -> sessions().stream().filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count() >= 3);
+                // both replicas keep the schedule route; only the leader's trigger runs
+                assertThat(byPod.get(first).camel().getRoute("schedule-demo-every2s")).isNotNull();
+                assertThat(byPod.get(second).camel().getRoute("schedule-demo-every2s")).isNotNull();
+
+                // the leader goes away
+                byPod.get(first).close();
+                client.pods().inNamespace("caravan-system").withName(first).delete();
+                Set<String> before = sessions().stream().map(s -> s.getMetadata().getName()).collect(Collectors.toSet());
+                await("the other replica leads", Duration.ofSeconds(30), () -> second.equals(holder()));
+                await("sessions created and run by the new leader", Duration.ofSeconds(60),
+                        () -> sessions().stream().filter(s -> !before.contains(s.getMetadata().getName()))
+                                .filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count() >= 2);
+
+                // every session ran once: one snapshot per Succeeded session, and none stuck Running
+                Thread.sleep(1500);
+                byPod.get(second).close();
+                long succeeded = sessions().stream().filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count();
+                long snapshots;
+                try (CaravanRuntime local = CaravanRuntime.start(Map.of("caravan.kdf.iterations", "2000"))) {
+                    snapshots = local.snapshots(m, m.require(Repository.class, "demo", "repo", "test")).size();
+                }
+                assertThat(snapshots).isEqualTo(succeeded);
+            } finally {
+                a.close();
+                b.close();
+            }
+        } finally {
+            Paths2.deleteRecursively(tmp);
+        }
+    }
+}
