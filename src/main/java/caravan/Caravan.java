@@ -69,7 +69,27 @@ public final class Caravan {
     }
 
     @Command(name = "run", description = "Run one backup (--backup) or restore (--restore) and print the session as YAML.")
-    static final class Run extends Common implements Callable<Integer> {
+    static final class Run implements Callable<Integer> {
+        @Option(names = {"-f", "--filename"}, paramLabel = "PATH",
+                description = "A YAML file or a directory of them (multi-document files allowed); not with --session.")
+        Path manifests;
+
+        @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
+                description = "Namespace of the named resource; by default the name must be unique. "
+                        + "Objects without a namespace are in 'default'.")
+        String namespace;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE",
+                description = "Override a property from application.properties, e.g. --set caravan.temp-dir=/big/tmp")
+        Map<String, String> overrides = new LinkedHashMap<>();
+
+        Manifests load() {
+            if (manifests == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--filename=PATH'");
+            }
+            return Manifests.load(manifests, "default");
+        }
+
         @CommandLine.ArgGroup(multiplicity = "1")
         What what;
 
@@ -78,6 +98,9 @@ public final class Caravan {
             String backup;
             @Option(names = "--restore", paramLabel = "NAME", description = "RestoreSession to run.")
             String restore;
+            @Option(names = "--session", paramLabel = "NAMESPACE/NAME", description = "In a cluster: run this "
+                    + "BackupSession or RestoreSession (what the operator's session Jobs do) and write its status.")
+            String session;
         }
 
         @CommandLine.Spec
@@ -85,6 +108,9 @@ public final class Caravan {
 
         @Override
         public Integer call() {
+            if (what.session != null) {
+                return inCluster(what.session);
+            }
             Manifests m = load();
             if (what.backup != null) {
                 BackupConfiguration bc = m.byName(BackupConfiguration.class, namespace, what.backup);
@@ -101,6 +127,37 @@ public final class Caravan {
                 spec.commandLine().getOut().print(Yaml.toYaml(s));
                 spec.commandLine().getOut().flush();
                 return "Succeeded".equals(s.getStatus().phase) ? SUCCEEDED : FAILED;
+            }
+        }
+
+        /** Runs a session that exists in the cluster and writes its status there (the job executor). */
+        private Integer inCluster(String ref) {
+            String[] nsName = ref.split("/", 2);
+            if (nsName.length != 2) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--session takes NAMESPACE/NAME");
+            }
+            try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
+                 CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+                caravan.operator.Cluster cluster = new caravan.operator.Cluster(client, java.util.List.of());
+                caravan.operator.Sessions sessions = new caravan.operator.Sessions(rt.camel(), cluster);
+                BackupSession bs = cluster.get(BackupSession.class, nsName[0], nsName[1]);
+                if (bs != null) {
+                    caravan.session.BackupRun run = rt.run(sessions.backupRun(bs));
+                    sessions.report(run);
+                    spec.commandLine().getOut().print(Yaml.toYaml(run.session));
+                    spec.commandLine().getOut().flush();
+                    return BackupSession.SUCCEEDED.equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
+                }
+                RestoreSession rs = cluster.get(RestoreSession.class, nsName[0], nsName[1]);
+                if (rs == null) {
+                    throw new CaravanException("SessionNotFound", "no BackupSession or RestoreSession " + ref + " in the cluster");
+                }
+                caravan.session.RestoreRun run = rt.run(new caravan.session.RestoreRun(rt.camel(), cluster.forRestore(rs),
+                        rt.settings(), rs));
+                sessions.report(run);
+                spec.commandLine().getOut().print(Yaml.toYaml(run.session));
+                spec.commandLine().getOut().flush();
+                return "Succeeded".equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
             }
         }
     }

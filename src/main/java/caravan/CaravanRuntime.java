@@ -88,14 +88,21 @@ public final class CaravanRuntime implements AutoCloseable {
 
     /** Runs a given BackupSession of a BackupConfiguration. */
     public BackupSession backup(Manifests manifests, BackupConfiguration config, BackupSession session) {
-        BackupRun run = new BackupRun(camel, manifests, settings, config, session);
-        return withMdc(run.describe(), () -> template.requestBody("direct:backup", run, BackupRun.class).session);
+        return run(new BackupRun(camel, manifests, settings, config, session)).session;
+    }
+
+    /** Runs a backup and returns the finished run (status, snapshot, repository listing). */
+    public BackupRun run(BackupRun run) {
+        return withMdc(run.describe(), () -> template.requestBody("direct:backup", run, BackupRun.class));
     }
 
     /** Runs a RestoreSession and returns it with status filled in. */
     public RestoreSession restore(Manifests manifests, RestoreSession session) {
-        RestoreRun run = new RestoreRun(camel, manifests, settings, session);
-        return withMdc(run.describe(), () -> template.requestBody("direct:restore", run, RestoreRun.class).session);
+        return run(new RestoreRun(camel, manifests, settings, session)).session;
+    }
+
+    public RestoreRun run(RestoreRun run) {
+        return withMdc(run.describe(), () -> template.requestBody("direct:restore", run, RestoreRun.class));
     }
 
     /** The snapshots of a Repository, newest first. */

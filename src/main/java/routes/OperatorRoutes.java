@@ -24,6 +24,8 @@ public class OperatorRoutes extends RouteBuilder {
         from("timer:caravan-resync?delay={{caravan.operator.resync-period}}&period={{caravan.operator.resync-period}}")
             .routeId("resync")
             .bean("caravanWatches", "resync");
+        from(leader + "timer:caravan-follow-jobs?period={{caravan.operator.resync-period}}").routeId("follow-jobs")
+            .bean("caravanJobs", "follow");                      // a Job that died without reporting fails its session
         from(leader + "timer:caravan-leader?repeatCount=1").routeId("became-leader")
             .log("this replica runs the schedules and sessions now")
             .bean("caravanWatches", "resync")
@@ -42,13 +44,23 @@ public class OperatorRoutes extends RouteBuilder {
         // sessions (the leader): claim, run the same routes as local mode, write status
         from(leader + Watches.BACKUPS + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-backupsession")
             .filter(method("caravanSessions", "claimBackup"))     // phase Running, resourceVersion-guarded
-                .bean("caravanSessions", "prepareBackup")          // the BackupConfiguration's objects from the API
-                .to("direct:backup")
-                .bean("caravanSessions", "finishBackup");          // status, Repository status, history limit
+                .choice()
+                    .when(simple("'{{caravan.operator.executor}}' == 'job'"))
+                        .bean("caravanJobs", "launchBackup")       // a Job runs `caravan run --session ns/name`
+                    .otherwise()
+                        .bean("caravanSessions", "prepareBackup")  // the BackupConfiguration's objects from the API
+                        .to("direct:backup")
+                        .bean("caravanSessions", "finishBackup")   // status, Repository status, history limit
+                .end();
         from(leader + Watches.RESTORES + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-restoresession")
             .filter(method("caravanSessions", "claimRestore"))
-                .bean("caravanSessions", "prepareRestore")
-                .to("direct:restore")
-                .bean("caravanSessions", "finishRestore");
+                .choice()
+                    .when(simple("'{{caravan.operator.executor}}' == 'job'"))
+                        .bean("caravanJobs", "launchRestore")
+                    .otherwise()
+                        .bean("caravanSessions", "prepareRestore")
+                        .to("direct:restore")
+                        .bean("caravanSessions", "finishRestore")
+                .end();
     }
 }

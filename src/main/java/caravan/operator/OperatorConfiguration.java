@@ -48,10 +48,12 @@ public final class OperatorConfiguration implements CamelConfiguration {
                 watches.stop();
             }
         });
+        String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
+        String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
+                env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
+        camel.getRegistry().bind("caravanJobs", new JobExecutor(cluster, podNamespace, prop(camel, "caravan.operator.job-image"),
+                prop(camel, "caravan.operator.job-service-account"), Durations.parse(prop(camel, "caravan.operator.job-ttl"))));
         if (leaderElection) {
-            String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
-            String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
-                    env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
             KubernetesConfiguration kc = new KubernetesConfiguration();
             kc.setKubernetesClient(client);
             KubernetesClusterService service = new KubernetesClusterService(kc);

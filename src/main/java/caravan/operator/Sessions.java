@@ -144,6 +144,12 @@ public final class Sessions {
     /** Body: the claimed BackupSession. Afterwards: the BackupRun for direct:backup. */
     public BackupRun prepareBackup(Exchange exchange) {
         BackupSession s = exchange.getIn().getBody(BackupSession.class);
+        MDC.put("session", s.getMetadata().getNamespace() + "/" + s.getMetadata().getName());
+        return backupRun(s);
+    }
+
+    /** The run of a BackupSession, with its BackupConfiguration's objects read from the API. */
+    public BackupRun backupRun(BackupSession s) {
         String ns = s.getMetadata().getNamespace();
         BackupConfiguration bc = cluster.get(BackupConfiguration.class, ns, s.getSpec().invoker.name);
         if (bc == null) {
@@ -151,13 +157,16 @@ public final class Sessions {
             bc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace(ns)
                     .withName(s.getSpec().invoker.name).build());
         }
-        MDC.put("session", ns + "/" + s.getMetadata().getName());
         return new BackupRun(camel, cluster.forBackup(bc), settings, bc, s);
     }
 
     /** Body: the finished BackupRun. Writes its status, the Repository's, and prunes old sessions. */
     public void finishBackup(Exchange exchange) {
-        BackupRun run = exchange.getIn().getBody(BackupRun.class);
+        report(exchange.getIn().getBody(BackupRun.class));
+    }
+
+    /** Writes a finished backup's status, the Repository's, and prunes old sessions (inline or in a Job). */
+    public void report(BackupRun run) {
         BackupSession s = run.session;
         String ns = s.getMetadata().getNamespace();
         try {
@@ -238,7 +247,10 @@ public final class Sessions {
     }
 
     public void finishRestore(Exchange exchange) {
-        RestoreRun run = exchange.getIn().getBody(RestoreRun.class);
+        report(exchange.getIn().getBody(RestoreRun.class));
+    }
+
+    public void report(RestoreRun run) {
         RestoreSession s = run.session;
         try {
             cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(),
