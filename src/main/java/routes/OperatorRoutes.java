@@ -41,6 +41,13 @@ public class OperatorRoutes extends RouteBuilder {
                 .setHeader("name", constant("{{name}}"))
                 .bean("caravanSessions", "createScheduled");       // a BackupSession, as Stash's CronJob makes it
 
+        // repositories (the leader): wipeOut finalizer, data wiped on deletion
+        from(leader + Watches.REPOSITORIES).routeId("reconcile-repository")
+            .bean("caravanRepositories", "reconcile");
+        // retries (the leader): a Failed session with retries left gets a new session at its nextRetry
+        from(leader + "timer:caravan-retries?period={{caravan.operator.resync-period}}").routeId("retries")
+            .bean("caravanSessions", "retryDue");
+
         // sessions (the leader): claim, run the same routes as local mode, write status
         from(leader + Watches.BACKUPS + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-backupsession")
             .filter(method("caravanSessions", "claimBackup"))     // phase Running, resourceVersion-guarded

@@ -40,6 +40,7 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("caravanCluster", cluster);
         camel.getRegistry().bind("caravanSchedules", schedules);
         camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster));
+        camel.getRegistry().bind("caravanRepositories", new Repositories(camel, cluster));
         Watches watches = new Watches(camel, cluster, schedules, Durations.parse(prop(camel, "caravan.operator.resync-period")));
         camel.getRegistry().bind("caravanWatches", watches);
         camel.addLifecycleStrategy(new org.apache.camel.support.LifecycleStrategySupport() {

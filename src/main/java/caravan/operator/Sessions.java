@@ -169,6 +169,13 @@ public final class Sessions {
     public void report(BackupRun run) {
         BackupSession s = run.session;
         String ns = s.getMetadata().getNamespace();
+        int retryLeft = s.getSpec() == null || s.getSpec().retryLeft == null ? 0 : s.getSpec().retryLeft;
+        if (BackupSession.FAILED.equals(s.getStatus().phase) && retryLeft > 0) {
+            BackupConfiguration.RetryConfig rc = run.config.getSpec() == null ? null : run.config.getSpec().retryConfig;
+            java.time.Duration delay = rc == null || rc.delay == null ? java.time.Duration.ZERO : caravan.util.Durations.parse(rc.delay);
+            s.getStatus().retried = true;
+            s.getStatus().nextRetry = Instant.now().plus(delay).toString();
+        }
         try {
             cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> latest.setStatus(s.getStatus()));
             if (run.repository != null && run.repositorySnapshots != null) {
@@ -211,6 +218,43 @@ public final class Sessions {
         for (BackupSession old : finished.subList(Math.min(limit, finished.size()), finished.size())) {
             cluster.api(BackupSession.class).inNamespace(ns).withName(old.getMetadata().getName()).delete();
             LOG.debug("pruned BackupSession {}/{} (backupHistoryLimit {})", ns, old.getMetadata().getName(), limit);
+        }
+    }
+
+    public static final String RETRY_OF = "caravan.dev/retry-of";
+
+    /**
+     * retryConfig: a Failed BackupSession with {@code retried} and a due {@code nextRetry} gets one new
+     * session (label caravan.dev/retry-of) with one retry fewer. Level-triggered and idempotent.
+     */
+    public void retryDue() {
+        Instant now = Instant.now();
+        for (BackupSession failed : cluster.list(BackupSession.class)) {
+            BackupSession.Status st = failed.getStatus();
+            if (st == null || !BackupSession.FAILED.equals(st.phase) || !Boolean.TRUE.equals(st.retried)
+                    || st.nextRetry == null || Instant.parse(st.nextRetry).isAfter(now)) {
+                continue;
+            }
+            String ns = failed.getMetadata().getNamespace();
+            boolean exists = !cluster.api(BackupSession.class).inNamespace(ns)
+                    .withLabel(RETRY_OF, failed.getMetadata().getName()).list().getItems().isEmpty();
+            BackupConfiguration bc = cluster.get(BackupConfiguration.class, ns, failed.getSpec().invoker.name);
+            if (exists || bc == null) {
+                continue;
+            }
+            BackupSession retry = CaravanRuntime.newSession(bc);
+            retry.getMetadata().setName(failed.getMetadata().getName() + "-retry");
+            retry.getMetadata().getLabels().put(RETRY_OF, failed.getMetadata().getName());
+            retry.getSpec().retryLeft = Math.max(0, failed.getSpec().retryLeft - 1);
+            try {
+                cluster.api(BackupSession.class).inNamespace(ns).resource(retry).create();
+                LOG.info("BackupSession {}/{} failed; retrying as {} ({} retries left)", ns, failed.getMetadata().getName(),
+                        retry.getMetadata().getName(), retry.getSpec().retryLeft);
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != 409) {
+                    throw e;
+                }
+            }
         }
     }
 

@@ -30,6 +30,7 @@ public final class Watches {
     public static final String CONFIGS = "seda:backupconfigurations";
     public static final String BACKUPS = "seda:backupsessions";
     public static final String RESTORES = "seda:restoresessions";
+    public static final String REPOSITORIES = "seda:repositories";
 
     private final CamelContext camel;
     private final Cluster cluster;
@@ -53,7 +54,8 @@ public final class Watches {
         inform(BackupConfiguration.class, CONFIGS);
         inform(BackupSession.class, BACKUPS);
         inform(RestoreSession.class, RESTORES);
-        LOG.info("watching BackupConfigurations, BackupSessions and RestoreSessions in {}",
+        inform(caravan.api.Repository.class, REPOSITORIES);
+        LOG.info("watching BackupConfigurations, BackupSessions, RestoreSessions and Repositories in {}",
                 cluster.namespaces().isEmpty() ? "all namespaces" : cluster.namespaces());
     }
 
@@ -111,6 +113,7 @@ public final class Watches {
         cluster.list(RestoreSession.class).stream()
                 .filter(s -> s.getStatus() == null || s.getStatus().phase == null || "Pending".equals(s.getStatus().phase))
                 .forEach(s -> send(RESTORES, s, false));
+        cluster.list(caravan.api.Repository.class).forEach(r -> send(REPOSITORIES, r, false));
         LOG.debug("resync: {} BackupConfigurations", configs.size());
     }
 

@@ -241,6 +241,26 @@ public final class SnapshotStore implements AutoCloseable {
         return removed;
     }
 
+    /**
+     * Deletes everything Caravan stored in this repository (a Repository with {@code wipeOut: true} being
+     * deleted): manifests first, so no snapshot half-exists, then objects, then caravan.json. Returns the
+     * number of objects removed.
+     */
+    public int wipe() throws IOException {
+        int n = 0;
+        for (SnapshotManifest m : list()) {
+            backend.delete(manifestKey(m.id));
+            n++;
+        }
+        for (Backend.ObjectInfo o : backend.list(SNAPSHOTS)) {
+            backend.delete(o.key());
+            n++;
+        }
+        backend.delete(CONFIG);
+        LOG.info("{}: wiped {} objects at {}", name, n + 1, backend.location());
+        return n + 1;
+    }
+
     @Override
     public void close() {
         backend.close();

@@ -285,4 +285,54 @@ class OperatorTest {
             assertThat(restored.getAll()).isEqualTo(source);
         }
     }
+
+    @Test
+    @Order(6)
+    void aFailedSessionIsRetriedAsConfigured() {
+        apply(new Fixture().add(Fixture.backupConfiguration("retrying", "s3-repo", "slow-etcd", 5, param("waitTimeout", "1"))
+                + "  paused: true\n  backupHistoryLimit: 10\n  retryConfig: {maxRetry: 2, delay: 1s}\n"));
+        BackupSession manual = CaravanRuntime.newSession(config("retrying"));
+        assertThat(manual.getSpec().retryLeft).isEqualTo(2);
+        client.resource(manual).inNamespace("demo").create();
+        String first = manual.getMetadata().getName();
+        await("two retries, both Failed", Duration.ofSeconds(60), () -> {
+            BackupSession last = client.resources(BackupSession.class).inNamespace("demo").withName(first + "-retry-retry").get();
+            return last != null && "Failed".equals(phase(last));
+        });
+        BackupSession original = client.resources(BackupSession.class).inNamespace("demo").withName(first).get();
+        assertThat(original.getStatus().retried).isTrue();
+        assertThat(original.getStatus().nextRetry).isNotBlank();
+        BackupSession last = client.resources(BackupSession.class).inNamespace("demo").withName(first + "-retry-retry").get();
+        assertThat(last.getSpec().retryLeft).isZero();
+        assertThat(last.getMetadata().getLabels()).containsEntry(Sessions.RETRY_OF, first + "-retry");
+        sleep(3000); // no third retry
+        assertThat(sessions("retrying")).hasSize(3);
+    }
+
+    @Test
+    @Order(7)
+    void wipeOutDeletesTheStoredDataWithTheRepository() throws Exception {
+        apply(new Fixture()
+                .add(Fixture.s3Repository("wipe-repo", s3.endpoint(), "wipe-bucket", "/etcd", "repo-secret")
+                        .replace("    storageSecretName: repo-secret", "    storageSecretName: repo-secret\n  wipeOut: true"))
+                .add(Fixture.backupConfiguration("to-wipe", "wipe-repo", "etcd", 5, "") + "  paused: true\n"));
+        await("finalizer added", Duration.ofSeconds(20), () -> {
+            Repository r = client.resources(Repository.class).inNamespace("demo").withName("wipe-repo").get();
+            return r.getMetadata().getFinalizers() != null && r.getMetadata().getFinalizers().contains(Repositories.FINALIZER);
+        });
+        BackupSession manual = CaravanRuntime.newSession(config("to-wipe"));
+        client.resource(manual).inNamespace("demo").create();
+        await("backup Succeeded", Duration.ofSeconds(30), () -> "Succeeded".equals(phase(
+                client.resources(BackupSession.class).inNamespace("demo").withName(manual.getMetadata().getName()).get())));
+        Path bucket = s3.dataDir().resolve("wipe-bucket/etcd");
+        try (java.util.stream.Stream<Path> files = Files.walk(bucket)) {
+            assertThat(files.filter(Files::isRegularFile).count()).isGreaterThanOrEqualTo(3); // caravan.json, object, manifest
+        }
+        client.resources(Repository.class).inNamespace("demo").withName("wipe-repo").delete();
+        await("Repository gone", Duration.ofSeconds(30),
+                () -> client.resources(Repository.class).inNamespace("demo").withName("wipe-repo").get() == null);
+        try (java.util.stream.Stream<Path> files = Files.walk(s3.dataDir().resolve("wipe-bucket"))) {
+            assertThat(files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".")).toList()).isEmpty();
+        }
+    }
 }
