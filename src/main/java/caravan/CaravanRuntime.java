@@ -64,6 +64,11 @@ public final class CaravanRuntime implements AutoCloseable {
         main.addInitialProperty("camel.management.enabled", "true");
         main.addInitialProperty("camel.management.port", "{{caravan.operator.http-port}}");
         main.addInitialProperty("camel.management.health-check-enabled", "true");
+        // metrics: Micrometer (Camel, JVM) at /observe/metrics; Stash's series and Micrometer's at /metrics
+        main.addInitialProperty("camel.metrics.enabled", "true");
+        main.addInitialProperty("camel.management.metrics-enabled", "true");
+        main.addInitialProperty("camel.server.enabled", "true");
+        main.addInitialProperty("camel.server.port", "{{caravan.operator.http-port}}");
         main.configure().addConfiguration(new caravan.operator.OperatorConfiguration(client));
         try {
             main.start();

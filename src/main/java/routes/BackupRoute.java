@@ -1,5 +1,6 @@
 package routes;
 
+import caravan.metrics.MetricsStep;
 import caravan.session.Planner;
 import caravan.session.RetentionStep;
 import caravan.session.SessionReport;
@@ -38,6 +39,7 @@ public class BackupRoute extends RouteBuilder {
             .doFinally()
                 .bean(Workspace.class, "cleanup")
             .end()
+            .bean(MetricsStep.class, "backup")                     // Stash's metrics: /metrics, Pushgateway
             .setBody(exchangeProperty("run"));
     }
 }

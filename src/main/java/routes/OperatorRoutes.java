@@ -48,6 +48,11 @@ public class OperatorRoutes extends RouteBuilder {
         from(leader + "timer:caravan-retries?period={{caravan.operator.resync-period}}").routeId("retries")
             .bean("caravanSessions", "retryDue");
 
+        // metrics for scraping: Stash's series (the names existing dashboards use), Caravan's, and Micrometer's
+        from("platform-http:/metrics?httpMethodRestrict=GET").routeId("metrics")
+            .setHeader("Content-Type", constant(caravan.metrics.Exposition.CONTENT_TYPE))
+            .setBody(method("caravanMetricsScrape", "scrape"));
+
         // sessions (the leader): claim, run the same routes as local mode, write status
         from(leader + Watches.BACKUPS + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-backupsession")
             .filter(method("caravanSessions", "claimBackup"))     // phase Running, resourceVersion-guarded

@@ -1,5 +1,6 @@
 package routes;
 
+import caravan.metrics.MetricsStep;
 import caravan.session.Planner;
 import caravan.session.SessionReport;
 import caravan.session.SnapshotReader;
@@ -32,6 +33,7 @@ public class RestoreRoute extends RouteBuilder {
             .doFinally()
                 .bean(Workspace.class, "cleanup")
             .end()
+            .bean(MetricsStep.class, "restore")
             .setBody(exchangeProperty("run"));
     }
 }

@@ -75,6 +75,18 @@ public final class CronSchedule {
         }
     }
 
+    /** Seconds between the next two firings of a Quartz expression. */
+    public static double intervalSeconds(String quartz) {
+        try {
+            CronExpression c = new CronExpression(quartz);
+            java.util.Date a = c.getNextValidTimeAfter(new java.util.Date());
+            java.util.Date b = c.getNextValidTimeAfter(a);
+            return (b.getTime() - a.getTime()) / 1000.0;
+        } catch (java.text.ParseException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
     /** Cron's 0-7 (Sunday = 0 or 7) to Quartz's 1-7 (Sunday = 1); names stay as they are. */
     static String dayOfWeek(String field) {
         StringBuilder out = new StringBuilder();

@@ -41,6 +41,9 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("caravanSchedules", schedules);
         camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster));
         camel.getRegistry().bind("caravanRepositories", new Repositories(camel, cluster));
+        caravan.metrics.MetricsStore metrics = new caravan.metrics.MetricsStore();
+        camel.getRegistry().bind(caravan.metrics.MetricsStore.BEAN, metrics);
+        camel.getRegistry().bind("caravanMetricsScrape", new caravan.metrics.MetricsScrape(camel, metrics));
         Watches watches = new Watches(camel, cluster, schedules, Durations.parse(prop(camel, "caravan.operator.resync-period")));
         camel.getRegistry().bind("caravanWatches", watches);
         camel.addLifecycleStrategy(new org.apache.camel.support.LifecycleStrategySupport() {

@@ -29,6 +29,8 @@ public final class Schedules {
     private final boolean leaderElection;
     /** route id → the Quartz expression it runs. */
     private final Map<String, String> active = new ConcurrentHashMap<>();
+    /** route id → namespace and name of its BackupConfiguration. */
+    private final Map<String, String[]> names = new ConcurrentHashMap<>();
 
     public Schedules(CamelContext camel, Cluster cluster, boolean leaderElection) {
         this.camel = camel;
@@ -75,6 +77,8 @@ public final class Schedules {
                     .parameter("name", name)
                     .add();
             active.put(id, cron);
+            names.put(id, new String[] {ns, name});
+            interval(ns, name, CronSchedule.intervalSeconds(cron));
             LOG.info("{}: scheduled \"{}\" (quartz {})", where, bc.getSpec().schedule, cron);
         }
         writeStatus(bc, "Ready", true, "ScheduleValid", "scheduled: " + bc.getSpec().schedule);
@@ -93,7 +97,21 @@ public final class Schedules {
         return Set.copyOf(active.keySet());
     }
 
+    private void interval(String ns, String name, Double seconds) {
+        caravan.metrics.MetricsStore m = camel.getRegistry().lookupByNameAndType(caravan.metrics.MetricsStore.BEAN,
+                caravan.metrics.MetricsStore.class);
+        if (m != null) {
+            m.scheduleInterval(ns, name, seconds);
+        }
+    }
+
     private void remove(String id, String why) throws Exception {
+        if (id.startsWith("schedule-")) {
+            String[] nsName = names.getOrDefault(id, new String[] {null, null});
+            if (nsName[0] != null) {
+                interval(nsName[0], nsName[1], null);
+            }
+        }
         if (active.remove(id) != null) {
             LOG.info("schedule {} removed: {}", id, why);
         }

@@ -37,6 +37,18 @@ public abstract class SessionRun {
     public Path workspace;
     public Instant deadline;
     public Exception error;
+    /** Seconds spent per stage (dump, seal, upload; fetch, load), for metrics. */
+    public final Map<String, Double> stageSeconds = new LinkedHashMap<>();
+    private Instant stageStart;
+
+    /** Ends the current stage (if any) under {@code finished}, and starts timing the next one. */
+    public void stage(String finished) {
+        Instant now = Instant.now();
+        if (finished != null && stageStart != null) {
+            stageSeconds.merge(finished, Duration.between(stageStart, now).toMillis() / 1000.0, Double::sum);
+        }
+        stageStart = now;
+    }
 
     protected SessionRun(CamelContext camel, Manifests manifests, Settings settings) {
         this.camel = camel;

@@ -14,7 +14,8 @@ import java.time.ZoneId;
  */
 public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval, Duration etcdWaitTimeout,
                        Duration commandTimeout, int compressionLevel, int compressionWorkers, int kdfIterations,
-                       S3Backend.Settings s3, Duration leftoverGrace, ZoneId retentionZone, String defaultHostname) {
+                       S3Backend.Settings s3, Duration leftoverGrace, ZoneId retentionZone, String defaultHostname,
+                       String pushgatewayUrl) {
 
     public static Settings from(CamelContext camel) {
         String tmp = prop(camel, "caravan.temp-dir");
@@ -31,7 +32,8 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
                         Boolean.parseBoolean(prop(camel, "caravan.s3.auto-create-bucket"))),
                 Durations.parse(prop(camel, "caravan.repository.leftover-grace")),
                 ZoneId.of(prop(camel, "caravan.retention.timezone")),
-                prop(camel, "caravan.hostname"));
+                prop(camel, "caravan.hostname"),
+                prop(camel, "caravan.pushgateway.url"));
     }
 
     private static String prop(CamelContext camel, String key) {

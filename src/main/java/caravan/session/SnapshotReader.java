@@ -55,6 +55,7 @@ public final class SnapshotReader {
     }
 
     public List<SnapshotManifest.StoredObject> objects(@ExchangeProperty("run") RestoreRun run) {
+        run.stage(null); // fetching starts
         return run.snapshot.objects;
     }
 
@@ -85,6 +86,7 @@ public final class SnapshotReader {
                     + "(manifest " + o.sha256 + ", read " + r.plainSha256() + ")");
         }
         run.fetched.put(o.name, out);
+        run.stage("fetch");
         LOG.info("{}: fetched and verified {} ({} bytes, sha256 {})", run.describe(), o.name, r.plainSize(),
                 r.plainSha256().substring(0, 12));
     }

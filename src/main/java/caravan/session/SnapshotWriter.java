@@ -43,9 +43,11 @@ public final class SnapshotWriter {
                     run.repositoryName() + " is ready at " + run.store.backend().location());
             run.store.sweepLeftovers(run.settings.leftoverGrace());
         }
+        run.stage(null); // the dump starts
     }
 
     public void begin(@ExchangeProperty("run") BackupRun run) throws IOException {
+        run.stage("dump");
         BackupConfiguration bc = run.config;
         SnapshotManifest m = new SnapshotManifest();
         m.id = run.store.newSnapshotId();
@@ -104,11 +106,13 @@ public final class SnapshotWriter {
         exchange.getIn().getHeaders().putAll(run.store.backend().uploadHeaders(key));
         exchange.setProperty(UPLOAD_URI, run.store.backend().uploadUri());
         exchange.setProperty(OBJECT_KEY, key);
+        run.stage("seal");
     }
 
     public void stored(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws IOException {
         String key = exchange.getProperty(OBJECT_KEY, String.class);
         run.store.backend().afterUpload(key);
+        run.stage("upload");
         Files.deleteIfExists(exchange.getIn().getBody(java.io.File.class).toPath());
     }
 

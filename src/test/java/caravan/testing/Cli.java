@@ -21,6 +21,10 @@ public final class Cli {
     }
 
     public static Result run(List<String> jvmOptions, String... args) {
+        return run(jvmOptions, java.util.Map.of(), args);
+    }
+
+    public static Result run(List<String> jvmOptions, java.util.Map<String, String> env, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
@@ -29,7 +33,9 @@ public final class Cli {
         try {
             Path out = Files.createTempFile("caravan-out", ".txt");
             Path err = Files.createTempFile("caravan-err", ".txt");
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+            pb.environment().putAll(env);
+            Process p = pb.start();
             if (!p.waitFor(10, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
                 throw new IllegalStateException("caravan " + String.join(" ", args) + " did not finish in 10 minutes");
