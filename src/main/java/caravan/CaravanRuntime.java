@@ -66,6 +66,7 @@ public final class CaravanRuntime implements AutoCloseable {
         main.addInitialProperty("camel.management.health-check-enabled", "true");
         // metrics: Micrometer (Camel, JVM) at /observe/metrics; Stash's series and Micrometer's at /metrics
         main.addInitialProperty("camel.metrics.enabled", "true");
+        main.addInitialProperty("camel.metrics.binders", "jvm-info,jvm-memory,jvm-gc,jvm-thread,processor,uptime,file-descriptor");
         main.addInitialProperty("camel.management.metrics-enabled", "true");
         main.addInitialProperty("camel.server.enabled", "true");
         main.addInitialProperty("camel.server.port", "{{caravan.operator.http-port}}");

@@ -46,6 +46,9 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("caravanMetricsScrape", new caravan.metrics.MetricsScrape(camel, metrics));
         Watches watches = new Watches(camel, cluster, schedules, Durations.parse(prop(camel, "caravan.operator.resync-period")));
         camel.getRegistry().bind("caravanWatches", watches);
+        OperatorHealthCheck health = new OperatorHealthCheck(cluster, watches);
+        health.setCamelContext(camel);
+        org.apache.camel.health.HealthCheckRegistry.get(camel).register(health);
         camel.addLifecycleStrategy(new org.apache.camel.support.LifecycleStrategySupport() {
             @Override
             public void onContextStopping(CamelContext context) {

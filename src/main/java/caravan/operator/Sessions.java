@@ -43,6 +43,29 @@ public final class Sessions {
         this.settings = Settings.from(camel);
     }
 
+    // ------------------------------------------------------------------ events
+
+    /** A Kubernetes Event on the session, for `kubectl describe` and event exporters. Never throws. */
+    void event(io.fabric8.kubernetes.api.model.HasMetadata obj, boolean warning, String reason, String message) {
+        try {
+            String ns = obj.getMetadata().getNamespace();
+            String now = Instant.now().toString();
+            io.fabric8.kubernetes.api.model.Event e = new io.fabric8.kubernetes.api.model.EventBuilder()
+                    .withNewMetadata().withNamespace(ns)
+                        .withName(obj.getMetadata().getName() + "." + Long.toHexString(System.nanoTime())).endMetadata()
+                    .withNewInvolvedObject().withApiVersion(obj.getApiVersion()).withKind(obj.getKind())
+                        .withNamespace(ns).withName(obj.getMetadata().getName()).withUid(obj.getMetadata().getUid()).endInvolvedObject()
+                    .withType(warning ? "Warning" : "Normal").withReason(reason)
+                    .withMessage(message == null ? "" : message.length() > 1000 ? message.substring(0, 1000) : message)
+                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
+                    .withNewSource().withComponent("caravan").endSource()
+                    .build();
+            cluster.client().v1().events().inNamespace(ns).resource(e).create();
+        } catch (RuntimeException ex) {
+            LOG.debug("event {} on {} not recorded: {}", reason, obj.getMetadata().getName(), ex.getMessage());
+        }
+    }
+
     // ------------------------------------------------------------------ creating sessions
 
     /** A schedule fired. Creates the BackupSession; Skipped when one of the same invoker is still running. */
@@ -66,6 +89,7 @@ public final class Sessions {
         LOG.info("BackupConfiguration {}/{}: created BackupSession {}{}", ns, name, s.getMetadata().getName(),
                 busy ? " as Skipped: the previous session is still running" : "");
         if (busy) {
+            event(s, true, "BackupSkipped", "a BackupSession of BackupConfiguration " + ns + "/" + name + " is still running");
             cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
                 BackupSession.Status st = new BackupSession.Status();
                 st.phase = BackupSession.SKIPPED;
@@ -128,6 +152,7 @@ public final class Sessions {
             BackupSession claimed = cluster.api(BackupSession.class).inNamespace(latest.getMetadata().getNamespace())
                     .resource(latest).lockResourceVersion(latest.getMetadata().getResourceVersion()).updateStatus();
             exchange.getIn().setBody(claimed);
+            event(claimed, false, "Running", "backup started");
             return true;
         } catch (KubernetesClientException e) {
             if (e.getCode() == 409) {
@@ -178,6 +203,9 @@ public final class Sessions {
         }
         try {
             cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> latest.setStatus(s.getStatus()));
+            boolean ok = BackupSession.SUCCEEDED.equals(s.getStatus().phase);
+            event(s, !ok, s.getStatus().phase, ok ? "snapshot " + run.snapshot.id + " stored in " + run.repositoryName()
+                    : s.getStatus().targets.isEmpty() ? "" : s.getStatus().targets.get(0).stats.get(0).error);
             if (run.repository != null && run.repositorySnapshots != null) {
                 writeRepositoryStatus(run);
             }
@@ -273,8 +301,10 @@ public final class Sessions {
         st.phase = "Running";
         latest.setStatus(st);
         try {
-            exchange.getIn().setBody(cluster.api(RestoreSession.class).inNamespace(latest.getMetadata().getNamespace())
-                    .resource(latest).lockResourceVersion(latest.getMetadata().getResourceVersion()).updateStatus());
+            RestoreSession claimed = cluster.api(RestoreSession.class).inNamespace(latest.getMetadata().getNamespace())
+                    .resource(latest).lockResourceVersion(latest.getMetadata().getResourceVersion()).updateStatus();
+            exchange.getIn().setBody(claimed);
+            event(claimed, false, "Running", "restore started");
             return true;
         } catch (KubernetesClientException e) {
             if (e.getCode() == 409) {
@@ -299,6 +329,9 @@ public final class Sessions {
         try {
             cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(),
                     latest -> latest.setStatus(s.getStatus()));
+            boolean ok = "Succeeded".equals(s.getStatus().phase);
+            event(s, !ok, s.getStatus().phase, s.getStatus().conditions.isEmpty() ? ""
+                    : s.getStatus().conditions.get(s.getStatus().conditions.size() - 1).message);
         } finally {
             MDC.remove("session");
         }

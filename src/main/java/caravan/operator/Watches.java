@@ -117,6 +117,11 @@ public final class Watches {
         LOG.debug("resync: {} BackupConfigurations", configs.size());
     }
 
+    /** True when every informer is running and its watch is open. */
+    public synchronized boolean watching() {
+        return !informers.isEmpty() && informers.stream().allMatch(i -> i.isRunning() && i.isWatching());
+    }
+
     public synchronized void stop() {
         informers.forEach(SharedIndexInformer::close);
         informers.clear();

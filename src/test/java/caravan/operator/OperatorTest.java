@@ -143,6 +143,16 @@ class OperatorTest {
         return operator.camel().getRegistry().lookupByNameAndType("caravanSchedules", Schedules.class);
     }
 
+    private String httpGet(String path) {
+        try {
+            return java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
+                    .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + httpPort + path))
+                            .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Test
     @Order(0)
     void probesAnswer() throws Exception {
@@ -186,6 +196,18 @@ class OperatorTest {
         assertThat(repo.getStatus().integrity).isTrue();
         assertThat(repo.getStatus().lastBackupTime).isNotBlank();
         assertThat(repo.getStatus().totalSize).isNotBlank();
+
+        // what Prometheus scrapes from the operator: Stash's series, the duration histogram, the schedule interval
+        String metrics = httpGet("/metrics");
+        assertThat(metrics).containsPattern("stash_backup_session_success\\{invoker_kind=\"BackupConfiguration\","
+                + "invoker_name=\"every2s\",namespace=\"demo\",driver=\"Restic\",repository=\"s3-repo\"} 1");
+        assertThat(metrics).contains("caravan_backup_duration_seconds_bucket{namespace=\"demo\",invoker_name=\"every2s\",phase=\"Succeeded\"");
+        assertThat(metrics).contains("caravan_backup_schedule_interval_seconds{namespace=\"demo\",invoker_kind=\"BackupConfiguration\","
+                + "invoker_name=\"every2s\"} 2");
+        // Events on the session for each phase change
+        List<io.fabric8.kubernetes.api.model.Event> events = client.v1().events().inNamespace("demo").list().getItems().stream()
+                .filter(e -> e.getInvolvedObject().getName().equals(done.getMetadata().getName())).toList();
+        assertThat(events).extracting(io.fabric8.kubernetes.api.model.Event::getReason).contains("Running", "Succeeded");
 
         // backupHistoryLimit 2: old finished sessions are pruned
         await("at least 4 sessions created", Duration.ofSeconds(60), () -> repo(4));
