@@ -37,6 +37,8 @@ public final class Caravan {
     }
 
     public static int execute(String[] args, PrintStream out, PrintStream err) {
+        // on a terminal, long stages draw a progress bar on stderr instead of periodic log lines
+        caravan.session.Progress.bar = System.console() != null && err == System.err ? err : null;
         CommandLine cl = new CommandLine(new Caravan());
         cl.setOut(new java.io.PrintWriter(out, true));
         cl.setErr(new java.io.PrintWriter(err, true));
@@ -152,8 +154,7 @@ public final class Caravan {
                 if (rs == null) {
                     throw new CaravanException("SessionNotFound", "no BackupSession or RestoreSession " + ref + " in the cluster");
                 }
-                caravan.session.RestoreRun run = rt.run(new caravan.session.RestoreRun(rt.camel(), cluster.forRestore(rs),
-                        rt.settings(), rs));
+                caravan.session.RestoreRun run = rt.run(sessions.restoreRun(rs));
                 sessions.report(run);
                 spec.commandLine().getOut().print(Yaml.toYaml(run.session));
                 spec.commandLine().getOut().flush();

@@ -42,6 +42,8 @@ public class BackupSession extends CustomResource<BackupSession.Spec, BackupSess
         public String nextRetry;
         public List<Condition> conditions = new ArrayList<>();
         public List<TargetStatus> targets = new ArrayList<>();
+        /** Caravan: progress of the running stage (bytes, rate, time left), updated while the session runs. */
+        public SessionProgress progress;
     }
 
     public static class TargetStatus extends Extensible {

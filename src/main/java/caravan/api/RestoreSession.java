@@ -58,6 +58,8 @@ public class RestoreSession extends CustomResource<RestoreSession.Spec, RestoreS
         public String sessionDeadline;
         public List<Condition> conditions = new ArrayList<>();
         public List<HostStats> stats = new ArrayList<>();
+        /** Caravan: progress of the running stage (bytes, rate, time left), updated while the session runs. */
+        public SessionProgress progress;
     }
 
     public static class HostStats extends Extensible {

@@ -3,6 +3,7 @@ package caravan.etcd;
 import caravan.CaravanException;
 import caravan.manifests.Yaml;
 import caravan.session.BackupRun;
+import caravan.session.Progress;
 import caravan.session.RestoreRun;
 import caravan.session.SessionRun;
 import caravan.util.Durations;
@@ -185,10 +186,43 @@ public final class EtcdSteps {
         args.addAll(userArgs(run));
         LOG.info("{}: etcdctl snapshot save from {}", run.describe(), run.target.hostPort());
         etcdctl(ex, run, run.settings.commandTimeout(), args);
+        ex.setProperty(DUMP_PROGRESS, watchFile(run, data.resolve(SNAPSHOT_FILE + ".part"),
+                Long.parseLong(run.params.getOrDefault("_etcdDbSize", "0"))));
     }
 
     public void saved(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        java.util.concurrent.ScheduledExecutorService watcher = ex.getProperty(DUMP_PROGRESS, java.util.concurrent.ScheduledExecutorService.class);
+        if (watcher != null) {
+            watcher.shutdownNow();
+        }
         requireSuccess(ex, run, "etcdctl snapshot save from " + run.target.hostPort());
+    }
+
+    private static final String DUMP_PROGRESS = "caravanDumpProgress";
+
+    /** etcdctl writes <file>.part while it saves: its size against etcd's db size is the dump's progress. */
+    private static java.util.concurrent.ScheduledExecutorService watchFile(SessionRun run, Path part, long total) {
+        Progress progress = new Progress(run, "dumping etcd", total);
+        java.util.concurrent.ScheduledExecutorService s = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "caravan-dump-progress");
+            t.setDaemon(true);
+            return t;
+        });
+        long period = Math.max(200, run.settings.progressInterval().toMillis() / 4);
+        String mdc = org.slf4j.MDC.get("session");
+        s.scheduleAtFixedRate(() -> {
+            try {
+                if (mdc != null) {
+                    org.slf4j.MDC.put("session", mdc);
+                }
+                if (Files.exists(part)) {
+                    progress.accept(Files.size(part));
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // the file was renamed when etcdctl finished
+            }
+        }, period, period, java.util.concurrent.TimeUnit.MILLISECONDS);
+        return s;
     }
 
     public void snapshotStatus(Exchange ex, @ExchangeProperty("run") SessionRun run) {

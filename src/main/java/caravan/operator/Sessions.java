@@ -182,7 +182,13 @@ public final class Sessions {
             bc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace(ns)
                     .withName(s.getSpec().invoker.name).build());
         }
-        return new BackupRun(camel, cluster.forBackup(bc), settings, bc, s);
+        BackupRun run = new BackupRun(camel, cluster.forBackup(bc), settings, bc, s);
+        run.progressListener = p -> cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
+            if (latest.getStatus() != null && BackupSession.RUNNING.equals(latest.getStatus().phase)) {
+                latest.getStatus().progress = p;
+            }
+        });
+        return run;
     }
 
     /** Body: the finished BackupRun. Writes its status, the Repository's, and prunes old sessions. */
@@ -317,7 +323,19 @@ public final class Sessions {
     public RestoreRun prepareRestore(Exchange exchange) {
         RestoreSession s = exchange.getIn().getBody(RestoreSession.class);
         MDC.put("session", s.getMetadata().getNamespace() + "/" + s.getMetadata().getName());
-        return new RestoreRun(camel, cluster.forRestore(s), settings, s);
+        return restoreRun(s);
+    }
+
+    /** The run of a RestoreSession, with its objects read from the API and progress written to its status. */
+    public RestoreRun restoreRun(RestoreSession s) {
+        RestoreRun run = new RestoreRun(camel, cluster.forRestore(s), settings, s);
+        run.progressListener = p -> cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(),
+                s.getMetadata().getName(), latest -> {
+                    if (latest.getStatus() != null && "Running".equals(latest.getStatus().phase)) {
+                        latest.getStatus().progress = p;
+                    }
+                });
+        return run;
     }
 
     public void finishRestore(Exchange exchange) {

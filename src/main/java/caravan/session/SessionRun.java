@@ -40,6 +40,8 @@ public abstract class SessionRun {
     /** Seconds spent per stage (dump, seal, upload; fetch, load), for metrics. */
     public final Map<String, Double> stageSeconds = new LinkedHashMap<>();
     private Instant stageStart;
+    /** Called with progress every caravan.progress.interval (the operator writes it into the status). */
+    public java.util.function.Consumer<Progress.Info> progressListener;
 
     /** Ends the current stage (if any) under {@code finished}, and starts timing the next one. */
     public void stage(String finished) {

@@ -15,7 +15,7 @@ import java.time.ZoneId;
 public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval, Duration etcdWaitTimeout,
                        Duration commandTimeout, int compressionLevel, int compressionWorkers, int kdfIterations,
                        S3Backend.Settings s3, Duration leftoverGrace, ZoneId retentionZone, String defaultHostname,
-                       String pushgatewayUrl) {
+                       String pushgatewayUrl, Duration progressInterval) {
 
     public static Settings from(CamelContext camel) {
         String tmp = prop(camel, "caravan.temp-dir");
@@ -33,7 +33,8 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
                 Durations.parse(prop(camel, "caravan.repository.leftover-grace")),
                 ZoneId.of(prop(camel, "caravan.retention.timezone")),
                 prop(camel, "caravan.hostname"),
-                prop(camel, "caravan.pushgateway.url"));
+                prop(camel, "caravan.pushgateway.url"),
+                Durations.parse(prop(camel, "caravan.progress.interval")));
     }
 
     private static String prop(CamelContext camel, String key) {

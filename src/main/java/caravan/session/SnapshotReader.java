@@ -67,7 +67,9 @@ public final class SnapshotReader {
         Files.createDirectories(out.getParent());
         Sealer.Result r;
         try (InputStream in = run.store.backend().open(o.key); OutputStream os = Files.newOutputStream(out)) {
-            r = Sealer.unseal(in, os, run.store.key().aead(), RepositoryKey.associatedData(run.snapshot.id, o.name), null);
+            Progress progress = new Progress(run, "fetching " + o.name, o.storedSize);
+            r = Sealer.unseal(in, os, run.store.key().aead(), RepositoryKey.associatedData(run.snapshot.id, o.name), progress);
+            progress.finish();
         } catch (FileNotFoundException e) {
             throw new CaravanException("CorruptedSnapshot", where + ": the stored object " + o.key + " is missing");
         } catch (IOException | java.security.GeneralSecurityException e) {

@@ -86,9 +86,11 @@ public final class SnapshotWriter {
         Path sealed = run.workspace.resolve("sealed").resolve(a.name() + ".zst.enc");
         Files.createDirectories(sealed.getParent());
         long t0 = System.nanoTime();
+        Progress progress = new Progress(run, "sealing " + a.name(), Files.size(a.file()));
         Sealer.Result r = Sealer.seal(a.file(), sealed, run.store.key().aead(),
                 RepositoryKey.associatedData(run.snapshot.id, a.name()), run.settings.compressionLevel(),
-                run.settings.compressionWorkers(), null);
+                run.settings.compressionWorkers(), progress);
+        progress.finish();
         // the plaintext is no longer needed: free the disk before the upload
         Files.deleteIfExists(a.file());
         SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();

@@ -272,6 +272,33 @@ class CliAndErrorsTest {
     }
 
     @Test
+    void jsonLogsAreOneObjectPerLineWithTheSession() throws Exception {
+        Path dir = new Fixture()
+                .add(Fixture.secret("repo-secret", "SOMETHING_ELSE", "x"))
+                .add(Fixture.appBinding("etcd", etcd.url()))
+                .add(Fixture.localRepository("repo", tmp.resolve("json-repo"), "repo-secret"))
+                .add(Fixture.backupConfiguration("backup", "repo", "etcd", 5, ""))
+                .writeTo(tmp.resolve("m-json"));
+        Cli.Result r = Cli.run(List.of(), Map.of("CARAVAN_LOG_FORMAT", "json"), "run", "-f", dir.toString(), "--backup", "backup");
+        assertNoSecrets(r);
+        assertThat(r.exit()).isEqualTo(1);
+        List<String> lines = r.stderr().lines().filter(l -> !l.isBlank()).toList();
+        assertThat(lines).isNotEmpty();
+        boolean sawFailure = false;
+        for (String line : lines) {
+            JsonNode json = Yaml.JSON.readTree(line);
+            assertThat(json.path("level").asText()).isNotEmpty();
+            if (json.path("message").asText().contains("has no key RESTIC_PASSWORD")) {
+                assertThat(json.path("level").asText()).isEqualTo("ERROR");
+                assertThat(json.path("session").asText()).startsWith("demo/backup-");
+                sawFailure = true;
+            }
+        }
+        assertThat(sawFailure).isTrue();
+        assertThat(Yaml.YAML.readTree(r.stdout()).at("/status/phase").asText()).isEqualTo("Failed");
+    }
+
+    @Test
     void usageErrorsExitTwo() {
         Cli.Result missing = Cli.run("run", "-f", tmp.resolve("nowhere").toString(), "--backup", "x");
         assertThat(missing.exit()).isEqualTo(2);

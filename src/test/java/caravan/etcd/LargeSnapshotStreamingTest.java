@@ -57,10 +57,14 @@ class LargeSnapshotStreamingTest {
                             param("initialCluster", "big=http://127.0.0.1:" + peer), param("dataDir", dataDir.toString()))))
                     .writeTo(tmp.resolve("manifests"));
             List<String> jvm = List.of("-Xmx128m");
-            String[] common = {"-f", dir.toString(), "--set", "caravan.temp-dir=" + tmp.resolve("work")};
+            String[] common = {"-f", dir.toString(), "--set", "caravan.temp-dir=" + tmp.resolve("work"),
+                "--set", "caravan.progress.interval=500ms"};
 
             Cli.Result backup = Cli.run(jvm, concat(new String[] {"run", "--backup", "backup"}, common));
             assertThat(backup.exit()).as(backup.all()).isZero();
+            // long stages report progress: bytes, share of the total, rate, time left
+            assertThat(backup.stderr()).containsPattern("dumping etcd [0-9.]+ [KMG]iB of [0-9.]+ MiB \\(\\d+%\\), [0-9.]+ [KMG]iB/s");
+            assertThat(backup.stderr()).containsPattern("sealing snapshot.db [0-9.]+ MiB of [0-9.]+ MiB \\(\\d+%\\).*left");
             JsonNode status = Yaml.YAML.readTree(backup.stdout()).path("status");
             assertThat(status.path("phase").asText()).isEqualTo("Succeeded");
             String id = status.at("/targets/0/stats/0/snapshots/0/name").asText();
@@ -69,6 +73,7 @@ class LargeSnapshotStreamingTest {
 
             Cli.Result restore = Cli.run(jvm, concat(new String[] {"run", "--restore", "restore"}, common));
             assertThat(restore.exit()).as(restore.all()).isZero();
+            assertThat(restore.stderr()).containsPattern("fetching snapshot.db [0-9.]+ MiB of [0-9.]+ MiB \\(\\d+%\\)");
             try (EtcdServer restored = EtcdServer.startMember("big", dataDir, Ports.free(), peer,
                     "big=http://127.0.0.1:" + peer, tmp.resolve("restored.log"))) {
                 assertThat(restored.revision()).isEqualTo(revision);
