@@ -196,6 +196,7 @@ public final class EtcdSteps {
             watcher.shutdownNow();
         }
         requireSuccess(ex, run, "etcdctl snapshot save from " + run.target.hostPort());
+        run.stage("dump");
     }
 
     private static final String DUMP_PROGRESS = "caravanDumpProgress";
@@ -243,6 +244,7 @@ public final class EtcdSteps {
         a.metadata().put("etcdTotalKey", s.path("totalKey").asLong());
         a.metadata().put("etcdTotalSize", s.path("totalSize").asLong());
         run.artifacts.add(a);
+        run.stage("verify"); // etcdctl snapshot status: the snapshot's own hash checked before upload
         run.toolName = "etcdctl";
         run.toolVersion = run.params.get("_etcdctlVersion");
         run.appVersion = run.params.get("_etcdServerVersion");

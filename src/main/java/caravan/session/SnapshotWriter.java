@@ -47,7 +47,6 @@ public final class SnapshotWriter {
     }
 
     public void begin(@ExchangeProperty("run") BackupRun run) throws IOException {
-        run.stage("dump");
         BackupConfiguration bc = run.config;
         SnapshotManifest m = new SnapshotManifest();
         m.id = run.store.newSnapshotId();

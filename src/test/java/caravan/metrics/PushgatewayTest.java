@@ -87,7 +87,7 @@ class PushgatewayTest {
             assertThat(value(m, "stash_backup_host_data_uploaded_bytes", host)).isPositive().isLessThan(size);
             assertThat(value(m, "stash_repository_snapshot_count", job, "backend=\"local\"")).isEqualTo(1);
             assertThat(value(m, "stash_backup_target_count_total", invoker)).isEqualTo(1);
-            for (String stage : List.of("dump", "seal", "upload")) {
+            for (String stage : List.of("dump", "verify", "seal", "upload")) {
                 assertThat(value(m, "caravan_backup_stage_seconds", job, "stage=\"" + stage + "\"")).isGreaterThanOrEqualTo(0);
             }
             assertThat(value(m, "caravan_backup_upload_bytes_per_second", job)).isPositive();

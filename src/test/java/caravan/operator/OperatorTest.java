@@ -202,6 +202,10 @@ class OperatorTest {
         assertThat(metrics).containsPattern("stash_backup_session_success\\{invoker_kind=\"BackupConfiguration\","
                 + "invoker_name=\"every2s\",namespace=\"demo\",driver=\"Restic\",repository=\"s3-repo\"} 1");
         assertThat(metrics).contains("caravan_backup_duration_seconds_bucket{namespace=\"demo\",invoker_name=\"every2s\",phase=\"Succeeded\"");
+        java.util.regex.Matcher count = java.util.regex.Pattern.compile("caravan_backup_duration_seconds_count\\{namespace=\"demo\","
+                + "invoker_name=\"every2s\",phase=\"Succeeded\"} (\\d+)").matcher(metrics);
+        assertThat(count.find()).as(metrics).isTrue();
+        assertThat(Long.parseLong(count.group(1))).isGreaterThanOrEqualTo(1);
         assertThat(metrics).contains("caravan_backup_schedule_interval_seconds{namespace=\"demo\",invoker_kind=\"BackupConfiguration\","
                 + "invoker_name=\"every2s\"} 2");
         // Events on the session for each phase change
