@@ -52,29 +52,12 @@ public final class Caravan {
     }
 
     abstract static class Common {
-        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "PATH",
+        @Option(names = {"-f", "--filename"}, paramLabel = "PATH",
                 description = "A YAML file or a directory of them (multi-document files allowed).")
         Path manifests;
 
-        @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
-                description = "Namespace of the named resource; by default the name must be unique. "
-                        + "Objects without a namespace are in 'default'.")
-        String namespace;
-
-        @Option(names = "--set", paramLabel = "KEY=VALUE",
-                description = "Override a property from application.properties, e.g. --set caravan.temp-dir=/big/tmp")
-        Map<String, String> overrides = new LinkedHashMap<>();
-
-        Manifests load() {
-            return Manifests.load(manifests, "default");
-        }
-    }
-
-    @Command(name = "run", description = "Run one backup (--backup) or restore (--restore) and print the session as YAML.")
-    static final class Run implements Callable<Integer> {
-        @Option(names = {"-f", "--filename"}, paramLabel = "PATH",
-                description = "A YAML file or a directory of them (multi-document files allowed); not with --session.")
-        Path manifests;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
 
         @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
                 description = "Namespace of the named resource; by default the name must be unique. "
@@ -91,7 +74,10 @@ public final class Caravan {
             }
             return Manifests.load(manifests, "default");
         }
+    }
 
+    @Command(name = "run", description = "Run one backup (--backup) or restore (--restore) and print the session as YAML.")
+    static final class Run extends Common implements Callable<Integer> {
         @CommandLine.ArgGroup(multiplicity = "1")
         What what;
 
@@ -104,9 +90,6 @@ public final class Caravan {
                     + "BackupSession or RestoreSession (what the operator's session Jobs do) and write its status.")
             String session;
         }
-
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {
@@ -192,9 +175,6 @@ public final class Caravan {
         @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT",
                 description = "table (default) or json.")
         String output;
-
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {

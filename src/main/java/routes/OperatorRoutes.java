@@ -55,6 +55,7 @@ public class OperatorRoutes extends RouteBuilder {
 
         // sessions (the leader): claim, run the same routes as local mode, write status
         from(leader + Watches.BACKUPS + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-backupsession")
+            .onCompletion().bean("caravanSessions", "release").end()  // a session is run once per process
             .filter(method("caravanSessions", "claimBackup"))     // phase Running, resourceVersion-guarded
                 .choice()
                     .when(simple("'{{caravan.operator.executor}}' == 'job'"))
@@ -65,6 +66,7 @@ public class OperatorRoutes extends RouteBuilder {
                         .bean("caravanSessions", "finishBackup")   // status, Repository status, history limit
                 .end();
         from(leader + Watches.RESTORES + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-restoresession")
+            .onCompletion().bean("caravanSessions", "release").end()
             .filter(method("caravanSessions", "claimRestore"))
                 .choice()
                     .when(simple("'{{caravan.operator.executor}}' == 'job'"))

@@ -15,7 +15,19 @@ public final class Yaml {
     public static final ObjectMapper YAML = configure(new ObjectMapper(YAMLFactory.builder()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            .stringQuotingChecker(new QuoteNumberLike())
             .build()));
+
+    /**
+     * A snapshot id such as 85e01021 (a float to YAML: 85 × 10^1021) or 12345678 must stay a string for every
+     * YAML reader: any string that starts like a number is quoted.
+     */
+    static final class QuoteNumberLike extends com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker.Default {
+        @Override
+        public boolean needToQuoteValue(String value) {
+            return super.needToQuoteValue(value) || (!value.isEmpty() && "0123456789+-.".indexOf(value.charAt(0)) >= 0);
+        }
+    }
     public static final ObjectMapper JSON = configure(new ObjectMapper());
 
     private Yaml() {

@@ -58,8 +58,12 @@ public final class JobExecutor {
     private final String image;
     private final String serviceAccount;
     private final Duration ttl;
+    /** Environment handed to every session Job (the Pushgateway URL, the log format), so Jobs behave like the operator. */
+    private final Map<String, String> env;
 
-    public JobExecutor(Cluster cluster, String namespace, String image, String serviceAccount, Duration ttl) {
+    public JobExecutor(Cluster cluster, String namespace, String image, String serviceAccount, Duration ttl,
+                       Map<String, String> env) {
+        this.env = Map.copyOf(env);
         this.cluster = cluster;
         this.namespace = namespace;
         this.image = image;
@@ -123,6 +127,8 @@ public final class JobExecutor {
                 .withImage(image)
                 .withArgs("run", "--session", ns + "/" + name)
                 .addNewEnv().withName("CARAVAN_TEMP_DIR").withValue(TMP).endEnv()
+                .addAllToEnv(env.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                        .map(e -> new io.fabric8.kubernetes.api.model.EnvVar(e.getKey(), e.getValue(), null)).toList())
                 .addNewVolumeMount().withName("caravan-tmp").withMountPath(TMP).endVolumeMount()
                 .build();
         PodSpec pod = new PodSpecBuilder()

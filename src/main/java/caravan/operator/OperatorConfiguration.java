@@ -58,8 +58,17 @@ public final class OperatorConfiguration implements CamelConfiguration {
         String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
         String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
                 env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
+        Map<String, String> jobEnv = new java.util.LinkedHashMap<>();
+        if (!prop(camel, "caravan.pushgateway.url").isEmpty()) {
+            jobEnv.put("CARAVAN_PUSHGATEWAY_URL", prop(camel, "caravan.pushgateway.url"));
+        }
+        String logFormat = System.getProperty("caravan.log.format", System.getenv("CARAVAN_LOG_FORMAT"));
+        if (logFormat != null && !logFormat.isBlank()) {
+            jobEnv.put("CARAVAN_LOG_FORMAT", logFormat);
+        }
         camel.getRegistry().bind("caravanJobs", new JobExecutor(cluster, podNamespace, prop(camel, "caravan.operator.job-image"),
-                prop(camel, "caravan.operator.job-service-account"), Durations.parse(prop(camel, "caravan.operator.job-ttl"))));
+                prop(camel, "caravan.operator.job-service-account"), Durations.parse(prop(camel, "caravan.operator.job-ttl")),
+                jobEnv));
         if (leaderElection) {
             KubernetesConfiguration kc = new KubernetesConfiguration();
             kc.setKubernetesClient(client);

@@ -36,6 +36,12 @@ public final class Sessions {
     private final CamelContext camel;
     private final Cluster cluster;
     private final Settings settings;
+    /**
+     * Sessions this process is running: the same session can be queued twice (an informer event and a resync),
+     * and must not run twice even where the API server's resourceVersion check is not there to stop it.
+     */
+    private final Set<String> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    public static final String CLAIMED = "caravanClaimed";
 
     public Sessions(CamelContext camel, Cluster cluster) {
         this.camel = camel;
@@ -141,6 +147,11 @@ public final class Sessions {
                 || !"BackupConfiguration".equals(seen.getSpec().invoker.kind)) {
             return false;
         }
+        String key = "BackupSession/" + seen.getMetadata().getNamespace() + "/" + seen.getMetadata().getName();
+        if (!running.add(key)) {
+            return false;
+        }
+        exchange.setProperty(CLAIMED, key);
         BackupSession latest = cluster.get(BackupSession.class, seen.getMetadata().getNamespace(), seen.getMetadata().getName());
         if (latest == null || !unstarted(latest.getStatus() == null ? null : latest.getStatus().phase)) {
             return false;
@@ -292,6 +303,14 @@ public final class Sessions {
         }
     }
 
+    /** When the exchange that claimed a session completes (whatever happened), this process lets it go. */
+    public void release(Exchange exchange) {
+        String key = exchange.getProperty(CLAIMED, String.class);
+        if (key != null) {
+            running.remove(key);
+        }
+    }
+
     // ------------------------------------------------------------------ restore
 
     public boolean claimRestore(Exchange exchange) {
@@ -299,6 +318,11 @@ public final class Sessions {
         if (!unstarted(seen.getStatus() == null ? null : seen.getStatus().phase)) {
             return false;
         }
+        String key = "RestoreSession/" + seen.getMetadata().getNamespace() + "/" + seen.getMetadata().getName();
+        if (!running.add(key)) {
+            return false;
+        }
+        exchange.setProperty(CLAIMED, key);
         RestoreSession latest = cluster.get(RestoreSession.class, seen.getMetadata().getNamespace(), seen.getMetadata().getName());
         if (latest == null || !unstarted(latest.getStatus() == null ? null : latest.getStatus().phase)) {
             return false;

@@ -31,16 +31,24 @@ public final class Planner {
         if (spec == null) {
             throw new CaravanException("InvalidSpec", where + " has no spec");
         }
-        run.driver = driver(spec.task, "backup", where + " spec.task.name");
-        run.params.putAll(params(run.manifests, spec.task));
-        run.target = AppTarget.resolve(run.manifests, spec.target == null ? null : spec.target.ref, ns,
-                where + " spec.target.ref");
-        if (spec.target.args != null && !spec.target.args.isEmpty() && !run.params.containsKey("args")) {
-            run.params.put("args", String.join(" ", spec.target.args));
+        resolveCommon(run, "backup", spec.task, spec.target == null ? null : spec.target.ref,
+                spec.target == null ? null : spec.target.args, spec.target == null ? null : spec.target.alias,
+                spec.repository, spec.timeOut, ns, where);
+    }
+
+    /** What backups and restores resolve alike: driver, params, target, host, repository, deadline. */
+    private static void resolveCommon(SessionRun run, String direction, Refs.TaskRef task, Refs.TargetRef ref,
+                                      List<String> targetArgs, String alias, Refs.ObjectRef repository, String timeOut,
+                                      String ns, String where) {
+        run.driver = driver(task, direction, where + " spec.task.name");
+        run.params.putAll(params(run.manifests, task));
+        run.target = AppTarget.resolve(run.manifests, ref, ns, where + " spec.target.ref");
+        if (targetArgs != null && !targetArgs.isEmpty() && !run.params.containsKey("args")) {
+            run.params.put("args", String.join(" ", targetArgs));
         }
-        run.hostname = spec.target.alias == null || spec.target.alias.isBlank() ? run.settings.defaultHostname() : spec.target.alias;
-        resolveRepository(run, spec.repository, ns, where + " spec.repository");
-        run.deadline = deadline(spec.timeOut, where + " spec.timeOut", run);
+        run.hostname = alias == null || alias.isBlank() ? run.settings.defaultHostname() : alias;
+        resolveRepository(run, repository, ns, where + " spec.repository");
+        run.deadline = deadline(timeOut, where + " spec.timeOut", run);
     }
 
     public void resolveRestore(@ExchangeProperty("run") RestoreRun run) {
@@ -51,14 +59,9 @@ public final class Planner {
         if (spec == null) {
             throw new CaravanException("InvalidSpec", where + " has no spec");
         }
-        run.driver = driver(spec.task, "restore", where + " spec.task.name");
-        run.params.putAll(params(run.manifests, spec.task));
-        run.target = AppTarget.resolve(run.manifests, spec.target == null ? null : spec.target.ref, ns,
-                where + " spec.target.ref");
-        if (spec.target.args != null && !spec.target.args.isEmpty() && !run.params.containsKey("args")) {
-            run.params.put("args", String.join(" ", spec.target.args));
-        }
-        run.hostname = spec.target.alias == null || spec.target.alias.isBlank() ? run.settings.defaultHostname() : spec.target.alias;
+        resolveCommon(run, "restore", spec.task, spec.target == null ? null : spec.target.ref,
+                spec.target == null ? null : spec.target.args, spec.target == null ? null : spec.target.alias,
+                spec.repository, spec.timeOut, ns, where);
         run.sourceHost = run.hostname;
         List<RestoreSession.Rule> rules = spec.target.rules != null && !spec.target.rules.isEmpty()
                 ? spec.target.rules : spec.rules;
@@ -77,8 +80,6 @@ public final class Planner {
             }
         }
         run.requestedFrom = where + " " + rulesField + "[0].snapshots";
-        resolveRepository(run, spec.repository, ns, where + " spec.repository");
-        run.deadline = deadline(spec.timeOut, where + " spec.timeOut", run);
     }
 
     /** Chooses the driver from the Task name (etcd-backup-3.5.0 → etcd) or, without one, the AppBinding type. */

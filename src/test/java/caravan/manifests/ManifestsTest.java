@@ -131,6 +131,21 @@ class ManifestsTest {
     }
 
     @Test
+    void numberLikeStringsStayStringsInYaml() throws Exception {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("scientific", "85e01021");
+        m.put("digits", "12345678");
+        m.put("hex", "0x1f");
+        m.put("word", "abcdef12");
+        String yaml = Yaml.toYaml(m);
+        JsonNode back = Yaml.YAML.readTree(yaml);
+        for (String k : m.keySet()) {
+            assertThat(back.path(k).isTextual()).as(k + " in\n" + yaml).isTrue();
+            assertThat(back.path(k).asText()).isEqualTo(m.get(k));
+        }
+    }
+
+    @Test
     void missingReferencesNameTheField() {
         Manifests m = new Manifests("default");
         assertThatThrownBy(() -> m.require(Repository.class, "demo", "nope", "BackupConfiguration demo/x spec.repository.name"))

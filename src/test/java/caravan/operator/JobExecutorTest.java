@@ -6,6 +6,7 @@ import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Repository;
 import caravan.manifests.Manifests;
+import caravan.testing.Await;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
 import caravan.testing.Ports;
@@ -42,17 +43,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @EnableKubernetesMockClient(crud = true)
 class JobExecutorTest {
     static KubernetesClient client;
-
-    private static void await(String what, Duration timeout, Supplier<Boolean> condition) throws InterruptedException {
-        Instant until = Instant.now().plus(timeout);
-        while (Instant.now().isBefore(until)) {
-            if (Boolean.TRUE.equals(condition.get())) {
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
-    }
 
     private static List<Job> jobs() {
         return client.batch().v1().jobs().inNamespace("caravan-system").withLabel(JobExecutor.KIND_LABEL).list().getItems();
@@ -99,8 +89,9 @@ class JobExecutorTest {
                     "caravan.operator.pod-namespace", "caravan-system",
                     "caravan.operator.job-image", "registry.example/caravan:test",
                     "caravan.operator.resync-period", "2s",
+                    "caravan.pushgateway.url", "http://pushgateway.monitoring:9091",
                     "caravan.operator.http-port", String.valueOf(Ports.free())), client)) {
-                await("a Job", Duration.ofSeconds(30), () -> !jobs().isEmpty());
+                Await.until("a Job", Duration.ofSeconds(30), () -> !jobs().isEmpty());
                 Job job = jobs().get(0);
                 String sessionName = job.getMetadata().getLabels().get(JobExecutor.NAME_LABEL);
                 assertThat(job.getMetadata().getName()).isEqualTo("caravan-backup-" + sessionName);
@@ -119,6 +110,10 @@ class JobExecutorTest {
                 assertThat(c.getArgs()).containsExactly("run", "--session", "demo/" + sessionName);
                 assertThat(c.getResources().getLimits().get("memory").toString()).isEqualTo("512Mi");
                 assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("CARAVAN_TEMP_DIR"));
+                assertThat(c.getEnv()).anySatisfy(e -> {
+                    assertThat(e.getName()).isEqualTo("CARAVAN_PUSHGATEWAY_URL");   // Jobs push metrics like the operator
+                    assertThat(e.getValue()).isEqualTo("http://pushgateway.monitoring:9091");
+                });
                 assertThat(session(sessionName).getStatus().phase).isEqualTo("Running");
 
                 // stop scheduling, then be the Job: run its command against the API
@@ -148,7 +143,7 @@ class JobExecutorTest {
                 manual.getMetadata().setName("nightly-manual");
                 client.resource(manual).inNamespace("demo").create();
                 String otherSession = "nightly-manual";
-                await("the manual session's Job", Duration.ofSeconds(20), () -> jobs().stream()
+                Await.until("the manual session's Job", Duration.ofSeconds(20), () -> jobs().stream()
                         .anyMatch(j -> j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL).equals(otherSession)));
                 assertThat(session(otherSession).getStatus().phase).isEqualTo("Running");
                 Job other = jobs().stream().filter(j -> j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL).equals(otherSession))
@@ -157,7 +152,7 @@ class JobExecutorTest {
                         .withStatus("True").withReason("BackoffLimitExceeded").withMessage("Job has reached the specified backoff limit")
                         .build()).build());
                 client.batch().v1().jobs().inNamespace("caravan-system").resource(other).updateStatus();
-                await("the session Failed", Duration.ofSeconds(20), () -> "Failed".equals(session(otherSession).getStatus().phase));
+                Await.until("the session Failed", Duration.ofSeconds(20), () -> "Failed".equals(session(otherSession).getStatus().phase));
                 assertThat(session(otherSession).getStatus().conditions).anySatisfy(cond -> {
                     assertThat(cond.reason).isEqualTo("JobFailed");
                     assertThat(cond.message).contains("Job caravan-system/" + other.getMetadata().getName() + " failed",

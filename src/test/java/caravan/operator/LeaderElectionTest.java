@@ -5,6 +5,7 @@ import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Repository;
 import caravan.manifests.Manifests;
+import caravan.testing.Await;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
 import caravan.testing.Ports;
@@ -76,17 +77,6 @@ class LeaderElectionTest {
         return client.resources(BackupSession.class).inNamespace("demo").list().getItems();
     }
 
-    private static void await(String what, Duration timeout, Supplier<Boolean> condition) throws InterruptedException {
-        Instant until = Instant.now().plus(timeout);
-        while (Instant.now().isBefore(until)) {
-            if (Boolean.TRUE.equals(condition.get())) {
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
-    }
-
     @Test
     void oneLeaderRunsTheScheduleAndTheOtherTakesOver() throws Exception {
         Path tmp = Files.createTempDirectory("caravan-leader");
@@ -113,10 +103,10 @@ class LeaderElectionTest {
             CaravanRuntime b = operator("op-b", tmp);
             Map<String, CaravanRuntime> byPod = new HashMap<>(Map.of("op-a", a, "op-b", b));
             try {
-                await("a leader", Duration.ofSeconds(30), () -> holder() != null);
+                Await.until("a leader", Duration.ofSeconds(30), () -> holder() != null);
                 String first = holder();
                 String second = first.equals("op-a") ? "op-b" : "op-a";
-                await("3 Succeeded sessions", Duration.ofSeconds(60),
+                Await.until("3 Succeeded sessions", Duration.ofSeconds(60),
                         () -> sessions().stream().filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count() >= 3);
                 // both replicas keep the schedule route; only the leader's trigger runs
                 assertThat(byPod.get(first).camel().getRoute("schedule-demo-every2s")).isNotNull();
@@ -126,8 +116,8 @@ class LeaderElectionTest {
                 byPod.get(first).close();
                 client.pods().inNamespace("caravan-system").withName(first).delete();
                 Set<String> before = sessions().stream().map(s -> s.getMetadata().getName()).collect(Collectors.toSet());
-                await("the other replica leads", Duration.ofSeconds(30), () -> second.equals(holder()));
-                await("sessions created and run by the new leader", Duration.ofSeconds(60),
+                Await.until("the other replica leads", Duration.ofSeconds(30), () -> second.equals(holder()));
+                Await.until("sessions created and run by the new leader", Duration.ofSeconds(60),
                         () -> sessions().stream().filter(s -> !before.contains(s.getMetadata().getName()))
                                 .filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count() >= 2);
 

@@ -6,6 +6,7 @@ import caravan.api.BackupSession;
 import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;
+import caravan.testing.Await;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
 import caravan.testing.Ports;
@@ -103,17 +104,6 @@ class OperatorTest {
         }
     }
 
-    private static void await(String what, Duration timeout, Supplier<Boolean> condition) {
-        Instant until = Instant.now().plus(timeout);
-        while (Instant.now().isBefore(until)) {
-            if (Boolean.TRUE.equals(condition.get())) {
-                return;
-            }
-            sleep(200);
-        }
-        throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
-    }
-
     private static void sleep(long ms) {
         try {
             Thread.sleep(ms);
@@ -175,7 +165,7 @@ class OperatorTest {
                 .replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"")
                 .replace("  paused", "  paused")
                 + "  backupHistoryLimit: 2\n"));
-        await("a Succeeded BackupSession", Duration.ofSeconds(60),
+        Await.until("a Succeeded BackupSession", Duration.ofSeconds(60),
                 () -> sessions("every2s").stream().anyMatch(s -> "Succeeded".equals(phase(s))));
         BackupSession done = sessions("every2s").stream().filter(s -> "Succeeded".equals(phase(s))).findFirst().orElseThrow();
         assertThat(done.getMetadata().getName()).matches("every2s-\\d{10}");
@@ -188,7 +178,7 @@ class OperatorTest {
         assertThat(stats.totalSize).endsWith("KiB");
         assertThat(config("every2s").getStatus().phase).isEqualTo("Ready");
 
-        await("Repository status", Duration.ofSeconds(30), () -> {
+        Await.until("Repository status", Duration.ofSeconds(30), () -> {
             Repository r = client.resources(Repository.class).inNamespace("demo").withName("s3-repo").get();
             return r.getStatus() != null && r.getStatus().snapshotCount != null && r.getStatus().snapshotCount >= 1;
         });
@@ -214,7 +204,7 @@ class OperatorTest {
         assertThat(events).extracting(io.fabric8.kubernetes.api.model.Event::getReason).contains("Running", "Succeeded");
 
         // backupHistoryLimit 2: old finished sessions are pruned
-        await("at least 4 sessions created", Duration.ofSeconds(60), () -> repo(4));
+        Await.until("at least 4 sessions created", Duration.ofSeconds(60), () -> repo(4));
         sleep(2500);
         assertThat(sessions("every2s").stream().filter(s -> "Succeeded".equals(phase(s)) || "Failed".equals(phase(s))))
                 .hasSizeLessThanOrEqualTo(3);
@@ -231,7 +221,7 @@ class OperatorTest {
         BackupConfiguration bc = config("every2s");
         bc.getSpec().paused = true;
         client.resource(bc).update();
-        await("schedule removed", Duration.ofSeconds(20), () -> !schedules().active().contains("schedule-demo-every2s"));
+        Await.until("schedule removed", Duration.ofSeconds(20), () -> !schedules().active().contains("schedule-demo-every2s"));
         sleep(2500); // let a session that was running finish
         java.util.Set<String> known = names("every2s");
         sleep(5000);
@@ -243,7 +233,7 @@ class OperatorTest {
         bc.getSpec().paused = false;
         bc.getSpec().schedule = "not a schedule";
         client.resource(bc).update();
-        await("phase Invalid", Duration.ofSeconds(20), () -> "Invalid".equals(config("every2s").getStatus().phase));
+        Await.until("phase Invalid", Duration.ofSeconds(20), () -> "Invalid".equals(config("every2s").getStatus().phase));
         assertThat(config("every2s").getStatus().conditions).anySatisfy(c -> {
             assertThat(c.type).isEqualTo("ValidationPassed");
             assertThat(c.status).isEqualTo("False");
@@ -253,11 +243,11 @@ class OperatorTest {
         bc = config("every2s");
         bc.getSpec().schedule = "0/3 * * * * ?";
         client.resource(bc).update();
-        await("Ready with the new schedule", Duration.ofSeconds(20), () -> "Ready".equals(config("every2s").getStatus().phase)
+        Await.until("Ready with the new schedule", Duration.ofSeconds(20), () -> "Ready".equals(config("every2s").getStatus().phase)
                 && operator.camel().getRoute("schedule-demo-every2s") != null);
         assertThat(operator.camel().getRoute("schedule-demo-every2s").getEndpoint().getEndpointUri()).contains("cron=0/3+");
         int before = sessions("every2s").size();
-        await("a new session after the edit", Duration.ofSeconds(20), () -> sessions("every2s").size() > before
+        Await.until("a new session after the edit", Duration.ofSeconds(20), () -> sessions("every2s").size() > before
                 || sessions("every2s").stream().anyMatch(s -> s.getMetadata().getCreationTimestamp() != null
                 && Instant.parse(s.getMetadata().getCreationTimestamp()).isAfter(Instant.now().minusSeconds(4))));
     }
@@ -266,7 +256,7 @@ class OperatorTest {
     @Order(3)
     void deletingTheBackupConfigurationStopsItsSchedule() {
         client.resources(BackupConfiguration.class).inNamespace("demo").withName("every2s").delete();
-        await("schedule removed", Duration.ofSeconds(20), () -> operator.camel().getRoute("schedule-demo-every2s") == null);
+        Await.until("schedule removed", Duration.ofSeconds(20), () -> operator.camel().getRoute("schedule-demo-every2s") == null);
         sleep(2500);
         java.util.Set<String> known = names("every2s");
         sleep(4000);
@@ -279,14 +269,14 @@ class OperatorTest {
         // etcd that never answers: each session waits waitTimeout (4s) while the schedule fires every second
         apply(new Fixture().add(Fixture.backupConfiguration("overlap", "s3-repo", "slow-etcd", 5, param("waitTimeout", "4"))
                 .replace("\"*/5 * * * *\"", "\"0/1 * * * * ?\"") + "  backupHistoryLimit: 10\n"));
-        await("a Skipped session", Duration.ofSeconds(40),
+        Await.until("a Skipped session", Duration.ofSeconds(40),
                 () -> sessions("overlap").stream().anyMatch(s -> "Skipped".equals(phase(s))));
         BackupSession skipped = sessions("overlap").stream().filter(s -> "Skipped".equals(phase(s))).findFirst().orElseThrow();
         assertThat(skipped.getStatus().conditions).anySatisfy(c -> {
             assertThat(c.type).isEqualTo("BackupSkipped");
             assertThat(c.reason).isEqualTo("SkippedTakingNewBackup");
         });
-        await("the slow session Failed with the reason", Duration.ofSeconds(40),
+        Await.until("the slow session Failed with the reason", Duration.ofSeconds(40),
                 () -> sessions("overlap").stream().anyMatch(s -> "Failed".equals(phase(s))));
         assertThat(sessions("overlap").stream().filter(s -> "Failed".equals(phase(s))).findFirst().orElseThrow()
                 .getStatus().targets.get(0).stats.get(0).error).contains("AppBinding demo/slow-etcd spec.clientConfig");
@@ -300,7 +290,7 @@ class OperatorTest {
         int peer = Ports.free();
         apply(new Fixture().add(Fixture.restoreSession("restore", "s3-repo", "etcd", "latest", String.join(",",
                 param("initialCluster", "op=http://127.0.0.1:" + peer), param("dataDir", dataDir.toString())))));
-        await("RestoreSession finished", Duration.ofSeconds(60), () -> {
+        Await.until("RestoreSession finished", Duration.ofSeconds(60), () -> {
             RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("restore").get();
             return r.getStatus() != null && ("Succeeded".equals(r.getStatus().phase) || "Failed".equals(r.getStatus().phase));
         });
@@ -321,7 +311,7 @@ class OperatorTest {
         assertThat(manual.getSpec().retryLeft).isEqualTo(2);
         client.resource(manual).inNamespace("demo").create();
         String first = manual.getMetadata().getName();
-        await("two retries, both Failed", Duration.ofSeconds(60), () -> {
+        Await.until("two retries, both Failed", Duration.ofSeconds(60), () -> {
             BackupSession last = client.resources(BackupSession.class).inNamespace("demo").withName(first + "-retry-retry").get();
             return last != null && "Failed".equals(phase(last));
         });
@@ -342,20 +332,20 @@ class OperatorTest {
                 .add(Fixture.s3Repository("wipe-repo", s3.endpoint(), "wipe-bucket", "/etcd", "repo-secret")
                         .replace("    storageSecretName: repo-secret", "    storageSecretName: repo-secret\n  wipeOut: true"))
                 .add(Fixture.backupConfiguration("to-wipe", "wipe-repo", "etcd", 5, "") + "  paused: true\n"));
-        await("finalizer added", Duration.ofSeconds(20), () -> {
+        Await.until("finalizer added", Duration.ofSeconds(20), () -> {
             Repository r = client.resources(Repository.class).inNamespace("demo").withName("wipe-repo").get();
             return r.getMetadata().getFinalizers() != null && r.getMetadata().getFinalizers().contains(Repositories.FINALIZER);
         });
         BackupSession manual = CaravanRuntime.newSession(config("to-wipe"));
         client.resource(manual).inNamespace("demo").create();
-        await("backup Succeeded", Duration.ofSeconds(30), () -> "Succeeded".equals(phase(
+        Await.until("backup Succeeded", Duration.ofSeconds(30), () -> "Succeeded".equals(phase(
                 client.resources(BackupSession.class).inNamespace("demo").withName(manual.getMetadata().getName()).get())));
         Path bucket = s3.dataDir().resolve("wipe-bucket/etcd");
         try (java.util.stream.Stream<Path> files = Files.walk(bucket)) {
             assertThat(files.filter(Files::isRegularFile).count()).isGreaterThanOrEqualTo(3); // caravan.json, object, manifest
         }
         client.resources(Repository.class).inNamespace("demo").withName("wipe-repo").delete();
-        await("Repository gone", Duration.ofSeconds(30),
+        Await.until("Repository gone", Duration.ofSeconds(30),
                 () -> client.resources(Repository.class).inNamespace("demo").withName("wipe-repo").get() == null);
         try (java.util.stream.Stream<Path> files = Files.walk(s3.dataDir().resolve("wipe-bucket"))) {
             assertThat(files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".")).toList()).isEmpty();

@@ -71,7 +71,7 @@ public final class EtcdServer implements AutoCloseable {
                     "--initial-cluster", initialCluster,
                     "--quota-backend-bytes", String.valueOf(4L << 30)));
             cmd.addAll(List.of(extraFlags));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Process p = Processes.stopOnExit(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start());
             return new EtcdServer(name, dataDir, clientPort, peerPort, p);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -243,13 +243,6 @@ public final class EtcdServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Processes.stop(process);
     }
 }

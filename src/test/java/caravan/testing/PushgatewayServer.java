@@ -26,6 +26,7 @@ public final class PushgatewayServer implements AutoCloseable {
             Files.createDirectories(dir);
             Process p = new ProcessBuilder("prometheus-pushgateway", "--web.listen-address=127.0.0.1:" + port)
                     .redirectErrorStream(true).redirectOutput(dir.resolve("pushgateway.log").toFile()).start();
+            Processes.stopOnExit(p);
             Ports.awaitListening(port, Duration.ofSeconds(20), p);
             return new PushgatewayServer(p, port);
         } catch (IOException e) {
@@ -52,11 +53,6 @@ public final class PushgatewayServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            process.waitFor();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Processes.stop(process);
     }
 }

@@ -43,6 +43,7 @@ public final class S3ProxyServer implements AutoCloseable {
                     ""));
             Process p = new ProcessBuilder("java", "-Xmx256m", "-jar", jar.toString(), "--properties", conf.toString())
                     .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
+            Processes.stopOnExit(p);
             Ports.awaitListening(port, Duration.ofSeconds(60), p);
             return new S3ProxyServer(p, port, data);
         } catch (IOException e) {
@@ -61,13 +62,6 @@ public final class S3ProxyServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Processes.stop(process);
     }
 }

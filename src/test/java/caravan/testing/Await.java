@@ -1,0 +1,22 @@
+package caravan.testing;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.function.Supplier;
+
+/** Polls a condition until it holds, or fails naming what it waited for. */
+public final class Await {
+    private Await() {
+    }
+
+    public static void until(String what, Duration timeout, Supplier<Boolean> condition) {
+        Instant deadline = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(deadline)) {
+            if (Boolean.TRUE.equals(condition.get())) {
+                return;
+            }
+            Ports.sleep(200);
+        }
+        throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
+    }
+}
