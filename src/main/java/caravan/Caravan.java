@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "caravan", mixinStandardHelpOptions = true, version = "caravan 0.1.0",
         description = "Backup and restore for etcd, driven by Stash's custom resources.",
-        subcommands = {Caravan.Run.class, Caravan.Snapshots.class, Caravan.Operator.class})
+        subcommands = {Caravan.Run.class, Caravan.Snapshots.class, Caravan.Operator.class, Caravan.RestoreMember.class})
 public final class Caravan {
     public static final int SUCCEEDED = 0;
     public static final int FAILED = 1;
@@ -164,6 +164,45 @@ public final class Caravan {
             }, "caravan-shutdown"));
             stopped.await();
             return SUCCEEDED;
+        }
+    }
+
+    @Command(name = "restore-member", description = "In a cluster: restore one member of a RestoreSession's etcd "
+            + "StatefulSet into its data dir, replacing what is there (what the operator's per-member Jobs run, while "
+            + "the StatefulSet is scaled to 0). The session's status is left to the operator.")
+    static final class RestoreMember implements Callable<Integer> {
+        @Option(names = "--session", required = true, paramLabel = "NAMESPACE/NAME", description = "The RestoreSession.")
+        String session;
+        @Option(names = "--member", required = true, paramLabel = "NAME", description = "The member, as named in initialCluster.")
+        String member;
+        @Option(names = "--data-dir", paramLabel = "PATH", description = "Where the member's data is (default: the dataDir param).")
+        Path dataDir;
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a property from application.properties.")
+        Map<String, String> overrides = new LinkedHashMap<>();
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            String[] nsName = session.split("/", 2);
+            if (nsName.length != 2) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--session takes NAMESPACE/NAME");
+            }
+            try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
+                 CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+                caravan.operator.Cluster cluster = new caravan.operator.Cluster(client, java.util.List.of());
+                RestoreSession rs = cluster.get(RestoreSession.class, nsName[0], nsName[1]);
+                if (rs == null) {
+                    throw new CaravanException("SessionNotFound", "no RestoreSession " + session + " in the cluster");
+                }
+                caravan.session.RestoreRun run = new caravan.session.RestoreRun(rt.camel(), cluster.forRestore(rs), rt.settings(), rs);
+                run.onlyMember = member;
+                run.memberDataDir = dataDir;
+                run = rt.run(run);
+                spec.commandLine().getOut().print(Yaml.toYaml(run.session.getStatus()));
+                spec.commandLine().getOut().flush();
+                return "Succeeded".equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
+            }
         }
     }
 

@@ -10,12 +10,15 @@ import org.apache.camel.builder.RouteBuilder;
 public class EtcdRoutes extends RouteBuilder {
     @Override
     public void configure() {
-        from("direct:etcd-dump").routeId("etcd-dump")
+        from("direct:etcd-wait-healthy").routeId("etcd-wait-healthy")
             .bean(EtcdSteps.class, "credentials")                  // 0600 env file + TLS files, never argv
             .loopDoWhile(method(EtcdSteps.class, "waitingForHealth"))
                 .bean(EtcdSteps.class, "endpointHealth").to("exec:sh")
                 .bean(EtcdSteps.class, "checkHealth")              // retry every health-interval until waitTimeout
-            .end()
+            .end();
+
+        from("direct:etcd-dump").routeId("etcd-dump")
+            .to("direct:etcd-wait-healthy")
             .bean(EtcdSteps.class, "version").to("exec:sh").bean(EtcdSteps.class, "recordVersion")
             .bean(EtcdSteps.class, "endpointStatus").to("exec:sh").bean(EtcdSteps.class, "recordServer")
             .bean(EtcdSteps.class, "snapshotSave").to("exec:sh").bean(EtcdSteps.class, "saved")

@@ -69,6 +69,8 @@ public class OperatorRoutes extends RouteBuilder {
             .onCompletion().bean("caravanSessions", "release").end()
             .filter(method("caravanSessions", "claimRestore"))
                 .choice()
+                    .when(method("caravanStatefulSetRestore", "applies"))  // etcd StatefulSet in place:
+                        .bean("caravanStatefulSetRestore", "run")          // scale 0, a Job per member, scale back
                     .when(simple("'{{caravan.operator.executor}}' == 'job'"))
                         .bean("caravanJobs", "launchRestore")
                     .otherwise()

@@ -270,7 +270,11 @@ public final class EtcdSteps {
     }
 
     /** One member to restore: its name and peer URL (from initialCluster) and its data dir. */
-    public record Member(String name, String peerUrl, Path dataDir) {
+    /** @param replace the member's data dir (a PVC mount) already holds data: swap its contents, as Stash does */
+    public record Member(String name, String peerUrl, Path dataDir, boolean replace) {
+        public Member(String name, String peerUrl, Path dataDir) {
+            this(name, peerUrl, dataDir, false);
+        }
     }
 
     /**
@@ -295,6 +299,13 @@ public final class EtcdSteps {
                 }
                 members.add(new Member(kv[0].strip(), kv[1].strip(), null));
             }
+        }
+        if (run.onlyMember != null) {
+            Member m = members.stream().filter(x -> run.onlyMember.equals(x.name())).findFirst()
+                    .orElseThrow(() -> new CaravanException("InvalidSpec", where + ": member " + run.onlyMember
+                            + " is not in initialCluster"));
+            Path dir = run.memberDataDir != null ? run.memberDataDir : Path.of(dataDir);
+            return List.of(new Member(m.name(), m.peerUrl(), dir, true));
         }
         if (members.size() <= 1) {
             Member m = members.isEmpty() ? new Member(null, null, null) : members.get(0);
@@ -347,17 +358,33 @@ public final class EtcdSteps {
             Paths2.deleteRecursively(staging);
             throw e;
         }
-        if (Files.isDirectory(m.dataDir())) {
-            Files.delete(m.dataDir());
+        if (m.replace()) {
+            // the data dir is a mount point: replace its contents with the restored ones
+            try (java.util.stream.Stream<Path> old = Files.list(m.dataDir())) {
+                for (Path p : old.filter(p -> !p.equals(staging)).toList()) {
+                    Paths2.deleteRecursively(p);
+                }
+            }
+            try (java.util.stream.Stream<Path> restored = Files.list(staging)) {
+                for (Path p : restored.toList()) {
+                    Files.move(p, m.dataDir().resolve(p.getFileName()), StandardCopyOption.ATOMIC_MOVE);
+                }
+            }
+            Files.delete(staging);
+        } else {
+            if (Files.isDirectory(m.dataDir())) {
+                Files.delete(m.dataDir());
+            }
+            Files.move(staging, m.dataDir(), StandardCopyOption.ATOMIC_MOVE);
         }
-        Files.move(staging, m.dataDir(), StandardCopyOption.ATOMIC_MOVE);
         Instant start = ex.getProperty("caravanMemberStart", Instant.class);
         run.hostResults.add(new String[] {m.name() == null ? run.hostname : m.name(), "Succeeded",
                 Durations.format(Duration.between(start, Instant.now()))});
     }
 
     private static Path staging(Member m) {
-        return m.dataDir().resolveSibling("." + m.dataDir().getFileName() + ".caravan-restore");
+        return m.replace() ? m.dataDir().resolve(".caravan-restore")
+                : m.dataDir().resolveSibling("." + m.dataDir().getFileName() + ".caravan-restore");
     }
 
     // ---------------------------------------------------------------- helpers

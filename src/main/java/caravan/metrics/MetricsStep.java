@@ -25,6 +25,9 @@ public final class MetricsStep {
     }
 
     public void restore(@ExchangeProperty("run") RestoreRun run) {
+        if (run.onlyMember != null) {
+            return; // one member of a StatefulSet restore: the operator reports the whole session
+        }
         publish(run, StashMetrics.restore(run), StashMetrics.jobName("RestoreSession",
                 run.session.getMetadata().getNamespace(), run.session.getMetadata().getName()), "MetricsPushed",
                 run.session.getStatus() != null ? run.session.getStatus().conditions : null);

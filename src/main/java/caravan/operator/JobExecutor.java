@@ -84,6 +84,45 @@ public final class JobExecutor {
         create(jobFor("RestoreSession", s, spec.runtimeSettings, spec.tempDir, spec.interimVolumeTemplate, spec.timeOut));
     }
 
+    public void createJob(Job job) {
+        create(job);
+    }
+
+    /** A Job restoring one member of a StatefulSet on its PVC (`caravan restore-member`). */
+    public Job memberJob(RestoreSession s, String member, int ordinal, String claim, String mountPath, String dataDir) {
+        RestoreSession.Spec spec = s.getSpec() == null ? new RestoreSession.Spec() : s.getSpec();
+        Job job = jobFor("RestoreSession", s, spec.runtimeSettings, spec.tempDir, spec.interimVolumeTemplate, spec.timeOut);
+        String name = jobName("RestoreSession", s.getMetadata().getNamespace(), s.getMetadata().getName() + "-" + ordinal);
+        job.getMetadata().setName(name);
+        job.getMetadata().getLabels().put(MEMBER_LABEL, member);
+        job.getSpec().getTemplate().getMetadata().getLabels().put(MEMBER_LABEL, member);
+        var pod = job.getSpec().getTemplate().getSpec();
+        pod.getVolumes().add(new VolumeBuilder().withName("etcd-data").withNewPersistentVolumeClaim()
+                .withClaimName(claim).endPersistentVolumeClaim().build());
+        var c = pod.getContainers().get(0);
+        c.setArgs(List.of("restore-member", "--session", s.getMetadata().getNamespace() + "/" + s.getMetadata().getName(),
+                "--member", member, "--data-dir", dataDir));
+        c.getVolumeMounts().add(new io.fabric8.kubernetes.api.model.VolumeMountBuilder().withName("etcd-data")
+                .withMountPath(mountPath).build());
+        return job;
+    }
+
+    public static final String MEMBER_LABEL = "caravan.dev/member";
+
+    private Job job(String name) {
+        return cluster.client().batch().v1().jobs().inNamespace(namespace).withName(name).get();
+    }
+
+    public boolean succeeded(String name) {
+        Job j = job(name);
+        return j != null && j.getStatus() != null && j.getStatus().getSucceeded() != null && j.getStatus().getSucceeded() > 0;
+    }
+
+    public boolean finished(String name) {
+        Job j = job(name);
+        return j == null || succeeded(name) || (j.getStatus() != null && j.getStatus().getFailed() != null && j.getStatus().getFailed() > 0);
+    }
+
     private void create(Job job) {
         try {
             cluster.client().batch().v1().jobs().inNamespace(namespace).resource(job).create();
@@ -218,6 +257,9 @@ public final class JobExecutor {
     public void follow() {
         for (Job job : cluster.client().batch().v1().jobs().inNamespace(namespace).withLabel(KIND_LABEL).list().getItems()) {
             Map<String, String> l = job.getMetadata().getLabels();
+            if (l.containsKey(MEMBER_LABEL)) {
+                continue; // a member of a StatefulSet restore: StatefulSetRestore follows it
+            }
             String kind = l.get(KIND_LABEL);
             String ns = l.get(NAMESPACE_LABEL);
             String name = l.get(NAME_LABEL);

@@ -69,6 +69,8 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("caravanJobs", new JobExecutor(cluster, podNamespace, prop(camel, "caravan.operator.job-image"),
                 prop(camel, "caravan.operator.job-service-account"), Durations.parse(prop(camel, "caravan.operator.job-ttl")),
                 jobEnv));
+        camel.getRegistry().bind("caravanStatefulSetRestore", new StatefulSetRestore(camel, cluster,
+                camel.getRegistry().lookupByNameAndType("caravanJobs", JobExecutor.class)));
         if (leaderElection) {
             KubernetesConfiguration kc = new KubernetesConfiguration();
             kc.setKubernetesClient(client);

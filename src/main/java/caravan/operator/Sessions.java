@@ -94,6 +94,16 @@ public final class Sessions {
         }
         LOG.info("BackupConfiguration {}/{}: created BackupSession {}{}", ns, name, s.getMetadata().getName(),
                 busy ? " as Skipped: the previous session is still running" : "");
+        if (!busy) {
+            // Stash's lifecycle: Pending until an executor claims it (Running)
+            cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
+                if (latest.getStatus() == null || latest.getStatus().phase == null) {
+                    BackupSession.Status st = new BackupSession.Status();
+                    st.phase = BackupSession.PENDING;
+                    latest.setStatus(st);
+                }
+            });
+        }
         if (busy) {
             event(s, true, "BackupSkipped", "a BackupSession of BackupConfiguration " + ns + "/" + name + " is still running");
             cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {

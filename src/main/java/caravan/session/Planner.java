@@ -96,7 +96,7 @@ public final class Planner {
     }
 
     /** Task step params (lowest precedence) overlaid by the invoker's task.params, as Stash resolves them. */
-    static Map<String, String> params(Manifests m, Refs.TaskRef task) {
+    public static Map<String, String> params(Manifests m, Refs.TaskRef task) {
         Map<String, String> out = new java.util.LinkedHashMap<>();
         if (task == null) {
             return out;

@@ -21,6 +21,12 @@ public final class RestoreRun extends SessionRun {
     public SnapshotManifest snapshot;
     /** Artifact name → downloaded, verified plaintext file. */
     public final Map<String, Path> fetched = new LinkedHashMap<>();
+    /**
+     * Member mode (`caravan restore-member`, one Job per member of a StatefulSet): restore only this member of
+     * initialCluster, into {@link #memberDataDir} (its PVC), replacing what is there.
+     */
+    public String onlyMember;
+    public java.nio.file.Path memberDataDir;
     /** Per member (or host) results, for status.stats. */
     public final List<String[]> hostResults = new ArrayList<>();
 

@@ -351,4 +351,26 @@ class OperatorTest {
             assertThat(files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".")).toList()).isEmpty();
         }
     }
+
+    @Test
+    @Order(8)
+    void stashShapedManifestsAreAppliedWithOnlyTheBackendAndEndpointChanged() throws Exception {
+        Path dir = Path.of("src/test/resources/stash-shaped/etcd");
+        String repo = Files.readString(dir.resolve("repository.yaml"))
+                .replace("gcs:\n", "s3:\n      endpoint: " + s3.endpoint() + "\n");
+        String appBinding = Files.readString(dir.resolve("appbinding.yaml"))
+                .replace("service:\n      name: etcd\n      port: 2379\n      scheme: http", "url: " + etcd.url());
+        apply(new Fixture().add(Files.readString(dir.resolve("etcd-secret.yaml"))).add(appBinding).add(repo)
+                .add(Files.readString(dir.resolve("backupconfiguration.yaml")))
+                .add(Fixture.secret("gcs-secret", "RESTIC_PASSWORD", "x-operator-pw", "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY,
+                        "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY)));
+        Await.until("the example BackupConfiguration Ready and scheduled", Duration.ofSeconds(20), () ->
+                config("etcd-backup").getStatus() != null && "Ready".equals(config("etcd-backup").getStatus().phase)
+                        && operator.camel().getRoute("schedule-demo-etcd-backup") != null);
+        assertThat(operator.camel().getRoute("schedule-demo-etcd-backup").getEndpoint().getEndpointUri())
+                .contains("cron=0+*/5+*+*+*+?");
+        assertThat(config("etcd-backup").getStatus().conditions).anySatisfy(c ->
+                assertThat(c.message).isEqualTo("scheduled: */5 * * * *"));
+        client.resources(BackupConfiguration.class).inNamespace("demo").withName("etcd-backup").delete();
+    }
 }
