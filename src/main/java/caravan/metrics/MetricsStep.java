@@ -50,7 +50,7 @@ public final class MetricsStep {
         String error = Pushgateway.pushAdd(url, job, Exposition.render(series));
         if (error == null) {
             run.condition(condition, true, "SuccessfullyPushedMetrics", "pushed " + series.size()
-                    + " series to " + url + " as job " + job);
+                    + " series to " + Pushgateway.withoutCredentials(url) + " as job " + job);
         } else {
             run.condition(condition, false, "FailedToPushMetrics", error);
             LOG.warn("{}: metrics not pushed (the session's outcome stands): {}", run.describe(), error);

@@ -21,6 +21,11 @@ public final class Pushgateway {
     private Pushgateway() {
     }
 
+    /** The URL as messages show it: user:password@ masked. */
+    public static String withoutCredentials(String url) {
+        return url.replaceAll("//[^/@]*@", "//" + caravan.util.Redactor.MASK + "@");
+    }
+
     /** Returns null when the push succeeded, or why it did not. Never throws. */
     public static String pushAdd(String url, String job, String exposition) {
         String base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
@@ -33,7 +38,7 @@ public final class Pushgateway {
             HttpResponse<String> r = HTTP.send(req, HttpResponse.BodyHandlers.ofString());
             return r.statusCode() / 100 == 2 ? null : "Pushgateway answered " + r.statusCode() + ": " + r.body().strip();
         } catch (IOException | IllegalArgumentException e) {
-            return "cannot reach the Pushgateway at " + url + ": " + e.getMessage();
+            return "cannot reach the Pushgateway at " + withoutCredentials(url) + ": " + e.getMessage();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return "interrupted";
