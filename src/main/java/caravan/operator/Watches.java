@@ -89,9 +89,10 @@ public final class Watches {
 
     private void send(String queue, Object body, boolean deleted) {
         try {
-            template.sendBodyAndHeaders(queue, body, Map.of(Schedules.DELETED, deleted));
+            // a replica that is not the leader has no session consumers: the event is dropped rather than queued
+            // (the resync on becoming leader replays the full state)
+            template.sendBodyAndHeaders(queue + "?discardIfNoConsumers=true", body, Map.of(Schedules.DELETED, deleted));
         } catch (RuntimeException e) {
-            // a replica that is not the leader has no session consumers: the event is dropped on purpose
             LOG.debug("not queued to {}: {}", queue, e.getMessage());
         }
     }
