@@ -40,10 +40,32 @@ public final class CaravanRuntime implements AutoCloseable {
         this.settings = Settings.from(camel);
     }
 
-    /** Starts Camel; {@code overrides} win over application.properties and the environment. */
-    public static CaravanRuntime start(Map<String, String> overrides) {
+    /**
+     * Where tuned properties are read after application.properties (and so override it): the ConfigMap that
+     * deploy/050-configmap.yaml mounts. Set CARAVAN_CONFIG to read another file; a missing file is fine.
+     */
+    public static final String CONFIG_FILE = "/etc/caravan/caravan.properties";
+
+    private static Main newMain(Map<String, String> overrides) {
         Main main = new Main();
-        overrides.forEach(main::addOverrideProperty);
+        java.nio.file.Path config = java.nio.file.Path.of(System.getenv().getOrDefault("CARAVAN_CONFIG",
+                System.getProperty("caravan.config", CONFIG_FILE)));
+        if (java.nio.file.Files.isReadable(config)) {
+            java.util.Properties tuned = new java.util.Properties();
+            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(config)) {
+                tuned.load(r);
+            } catch (java.io.IOException e) {
+                throw new CaravanException("InvalidConfiguration", "cannot read " + config + ": " + e.getMessage(), e);
+            }
+            tuned.stringPropertyNames().forEach(k -> main.addOverrideProperty(k, tuned.getProperty(k).strip()));
+        }
+        overrides.forEach(main::addOverrideProperty); // --set wins over the file
+        return main;
+    }
+
+    /** Starts Camel. Precedence: {@code overrides} (--set), the config file, the environment, application.properties. */
+    public static CaravanRuntime start(Map<String, String> overrides) {
+        Main main = newMain(overrides);
         try {
             main.start();
         } catch (Exception e) {
@@ -57,8 +79,7 @@ public final class CaravanRuntime implements AutoCloseable {
      * {@code client}. Returns once Camel is up; the routes run until {@link #close}.
      */
     public static CaravanRuntime startOperator(Map<String, String> overrides, io.fabric8.kubernetes.client.KubernetesClient client) {
-        Main main = new Main();
-        overrides.forEach(main::addOverrideProperty);
+        Main main = newMain(overrides);
         main.addOverrideProperty("caravan.operator.enabled", "true");
         // probes: /observe/health/live and /observe/health/ready on caravan.operator.http-port (operator only)
         main.addInitialProperty("camel.management.enabled", "true");
