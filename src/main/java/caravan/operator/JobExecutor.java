@@ -48,6 +48,8 @@ public final class JobExecutor {
     public static final String NAMESPACE_LABEL = "caravan.dev/session-namespace";
     public static final String NAME_LABEL = "caravan.dev/session-name";
     static final String TMP = "/caravan-tmp";
+    /** The tuning ConfigMap of deploy/050-configmap.yaml, mounted (optionally) into every session Job too. */
+    public static final String CONFIG_MAP = "caravan-config";
     /** Stash's PodRuntimeSettings keys that are not PodSpec fields. */
     private static final Set<String> POD_META = Set.of("podLabels", "podAnnotations");
     /** Stash's ContainerRuntimeSettings keys with no Container field (process priorities). */
@@ -169,12 +171,14 @@ public final class JobExecutor {
                 .addAllToEnv(env.entrySet().stream().sorted(Map.Entry.comparingByKey())
                         .map(e -> new io.fabric8.kubernetes.api.model.EnvVar(e.getKey(), e.getValue(), null)).toList())
                 .addNewVolumeMount().withName("caravan-tmp").withMountPath(TMP).endVolumeMount()
+                .addNewVolumeMount().withName("caravan-config").withMountPath("/etc/caravan").withReadOnly(true).endVolumeMount()
                 .build();
         PodSpec pod = new PodSpecBuilder()
                 .withRestartPolicy("Never")
                 .withServiceAccountName(serviceAccount)
                 .withContainers(container)
-                .withVolumes(tempVolume(tempDir, interimVolumeTemplate))
+                .withVolumes(tempVolume(tempDir, interimVolumeTemplate), new VolumeBuilder().withName("caravan-config")
+                        .withNewConfigMap().withName(CONFIG_MAP).withOptional(true).endConfigMap().build())
                 .build();
         Map<String, String> podLabels = new LinkedHashMap<>(labels);
         Map<String, String> podAnnotations = new LinkedHashMap<>();

@@ -105,6 +105,8 @@ class JobExecutorTest {
                 assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(1000L);
                 assertThat(pod.getVolumes().get(0).getEmptyDir().getMedium()).isEqualTo("Memory");
                 assertThat(pod.getVolumes().get(0).getEmptyDir().getSizeLimit().toString()).isEqualTo("1Gi");
+                assertThat(pod.getVolumes()).anySatisfy(v -> assertThat(v.getConfigMap() == null ? null
+                        : v.getConfigMap().getName()).isEqualTo(JobExecutor.CONFIG_MAP));   // the same tuning as the operator
                 var c = pod.getContainers().get(0);
                 assertThat(c.getImage()).isEqualTo("registry.example/caravan:test");
                 assertThat(c.getArgs()).containsExactly("run", "--session", "demo/" + sessionName);
