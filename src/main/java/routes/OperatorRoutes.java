@@ -28,6 +28,7 @@ public class OperatorRoutes extends RouteBuilder {
             .bean("caravanJobs", "follow");                      // a Job that died without reporting fails its session
         from(leader + "timer:caravan-leader?repeatCount=1").routeId("became-leader")
             .log("this replica runs the schedules and sessions now")
+            .bean("caravanSessions", "failOrphans")             // sessions left Running by a stopped replica
             .bean("caravanWatches", "resync")
             .bean("caravanSessions", "catchUp");                // one session for a schedule missed during failover
 

@@ -39,7 +39,8 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("kubernetesClient", KubernetesClient.class, client);
         camel.getRegistry().bind("caravanCluster", cluster);
         camel.getRegistry().bind("caravanSchedules", schedules);
-        camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster));
+        String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
+        camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster, pod));
         camel.getRegistry().bind("caravanRepositories", new Repositories(camel, cluster));
         caravan.metrics.MetricsStore metrics = new caravan.metrics.MetricsStore();
         camel.getRegistry().bind(caravan.metrics.MetricsStore.BEAN, metrics);
@@ -55,7 +56,6 @@ public final class OperatorConfiguration implements CamelConfiguration {
                 watches.stop();
             }
         });
-        String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
         String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
                 env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
         Map<String, String> jobEnv = new java.util.LinkedHashMap<>();

@@ -36,6 +36,7 @@ public final class Sessions {
     private final CamelContext camel;
     private final Cluster cluster;
     private final Settings settings;
+    private final String pod;
     /**
      * Sessions this process is running: the same session can be queued twice (an informer event and a resync),
      * and must not run twice even where the API server's resourceVersion check is not there to stop it.
@@ -44,6 +45,11 @@ public final class Sessions {
     public static final String CLAIMED = "caravanClaimed";
 
     public Sessions(CamelContext camel, Cluster cluster) {
+        this(camel, cluster, System.getenv().getOrDefault("POD_NAME", System.getenv().getOrDefault("HOSTNAME", "caravan")));
+    }
+
+    public Sessions(CamelContext camel, Cluster cluster, String pod) {
+        this.pod = pod;
         this.camel = camel;
         this.cluster = cluster;
         this.settings = Settings.from(camel);
@@ -168,6 +174,8 @@ public final class Sessions {
         }
         BackupSession.Status st = latest.getStatus() == null ? new BackupSession.Status() : latest.getStatus();
         st.phase = BackupSession.RUNNING;
+        st.conditions.removeIf(c -> c.type.equals(CLAIM));
+        st.conditions.add(claim());
         latest.setStatus(st);
         try {
             BackupSession claimed = cluster.api(BackupSession.class).inNamespace(latest.getMetadata().getNamespace())
@@ -313,6 +321,54 @@ public final class Sessions {
         }
     }
 
+    /** Condition recording who runs a session: executor (Inline/Job) and the operator pod. */
+    public static final String CLAIM = "ExecutorClaimed";
+
+    private Condition claim() {
+        boolean job = "job".equals(camel.getPropertiesComponent().resolveProperty("caravan.operator.executor").orElse("inline"));
+        return new Condition(CLAIM, true, job ? "Job" : "Inline", "claimed by operator pod " + pod, Instant.now().toString());
+    }
+
+    /**
+     * On becoming leader this replica runs nothing yet: a session still Running under an inline claim was
+     * being run by a replica (or an earlier run of this one) that is gone, and would stay Running forever.
+     * It is failed with Stash's BackupDisrupted condition, so the next schedule (or a retry) can run.
+     * Sessions run by Jobs are left to the Job follower.
+     */
+    public void failOrphans() {
+        for (BackupSession s : cluster.list(BackupSession.class)) {
+            if (s.getStatus() != null && BackupSession.RUNNING.equals(s.getStatus().phase) && inline(s.getStatus().conditions)
+                    && !running.contains("BackupSession/" + s.getMetadata().getNamespace() + "/" + s.getMetadata().getName())) {
+                cluster.updateStatus(BackupSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(), latest -> {
+                    if (latest.getStatus() != null && BackupSession.RUNNING.equals(latest.getStatus().phase)) {
+                        latest.getStatus().phase = BackupSession.FAILED;
+                        latest.getStatus().conditions.add(new Condition("BackupDisrupted", true, "FailedToCompleteDueToDisruption",
+                                "the operator replica running this session stopped before it finished", Instant.now().toString()));
+                    }
+                });
+                LOG.warn("BackupSession {}/{} was left Running by a stopped replica: marked Failed",
+                        s.getMetadata().getNamespace(), s.getMetadata().getName());
+            }
+        }
+        for (RestoreSession s : cluster.list(RestoreSession.class)) {
+            if (s.getStatus() != null && "Running".equals(s.getStatus().phase) && inline(s.getStatus().conditions)
+                    && !running.contains("RestoreSession/" + s.getMetadata().getNamespace() + "/" + s.getMetadata().getName())) {
+                cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(), latest -> {
+                    if (latest.getStatus() != null && "Running".equals(latest.getStatus().phase)) {
+                        latest.getStatus().phase = "Failed";
+                        latest.getStatus().conditions.add(new Condition("RestoreCompleted", false, "FailedToCompleteDueToDisruption",
+                                "the operator replica running this restore stopped before it finished; check the target "
+                                        + "before running the restore again", Instant.now().toString()));
+                    }
+                });
+            }
+        }
+    }
+
+    private static boolean inline(List<Condition> conditions) {
+        return conditions.stream().anyMatch(c -> c.type.equals(CLAIM) && "Inline".equals(c.reason));
+    }
+
     /** When the exchange that claimed a session completes (whatever happened), this process lets it go. */
     public void release(Exchange exchange) {
         String key = exchange.getProperty(CLAIMED, String.class);
@@ -339,6 +395,8 @@ public final class Sessions {
         }
         RestoreSession.Status st = latest.getStatus() == null ? new RestoreSession.Status() : latest.getStatus();
         st.phase = "Running";
+        st.conditions.removeIf(c -> c.type.equals(CLAIM));
+        st.conditions.add(claim());
         latest.setStatus(st);
         try {
             RestoreSession claimed = cluster.api(RestoreSession.class).inNamespace(latest.getMetadata().getNamespace())
