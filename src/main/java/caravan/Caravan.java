@@ -215,12 +215,17 @@ public final class Caravan {
                 description = "table (default) or json.")
         String output;
 
+        @Option(names = "--verify", description = "Read every snapshot back in full (download, decrypt, decompress) and "
+                + "check its digests against the manifest; exit 1 when one is damaged.")
+        boolean verify;
+
         @Override
         public Integer call() {
             Manifests m = load();
             Repository repo = m.byName(Repository.class, namespace, repository);
             try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
-                List<SnapshotManifest> list = rt.snapshots(m, repo);
+                Map<String, String> checked = verify ? new LinkedHashMap<>() : null;
+                List<SnapshotManifest> list = rt.snapshots(m, repo, checked);
                 var out = spec.commandLine().getOut();
                 if (output.equals("json")) {
                     out.println(Yaml.toJson(list));
@@ -230,11 +235,12 @@ public final class Caravan {
                     for (SnapshotManifest s : list) {
                         out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", s.id, s.time, s.hostname,
                                 s.target.kind + "/" + s.target.namespace + "/" + s.target.name, Sizes.format(s.totalSize),
-                                Sizes.format(s.storedSize), verified(s));
+                                Sizes.format(s.storedSize), checked == null ? verified(s)
+                                        : checked.get(s.id) == null ? "read back: ok" : "DAMAGED: " + checked.get(s.id));
                     }
                 }
                 out.flush();
-                return SUCCEEDED;
+                return checked != null && checked.values().stream().anyMatch(v -> v != null) ? FAILED : SUCCEEDED;
             }
         }
 

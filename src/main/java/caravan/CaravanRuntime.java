@@ -134,6 +134,14 @@ public final class CaravanRuntime implements AutoCloseable {
 
     /** The snapshots of a Repository, newest first. */
     public List<SnapshotManifest> snapshots(Manifests manifests, caravan.api.Repository repo) {
+        return snapshots(manifests, repo, null);
+    }
+
+    /**
+     * The snapshots of a Repository, newest first; with {@code verified} given, every snapshot is also read back
+     * in full and the outcome (null when sound, else what is wrong) put in it by snapshot id.
+     */
+    public List<SnapshotManifest> snapshots(Manifests manifests, caravan.api.Repository repo, Map<String, String> verified) {
         String ns = repo.getMetadata().getNamespace();
         String name = "Repository " + ns + "/" + repo.getMetadata().getName();
         if (repo.getSpec() == null || repo.getSpec().backend == null || repo.getSpec().backend.storageSecretName == null) {
@@ -148,7 +156,11 @@ public final class CaravanRuntime implements AutoCloseable {
         }
         try (SnapshotStore store = SnapshotStore.open(Backends.open(camel, repo, secret, settings.s3()), name, pw,
                 "Secret " + ns + "/" + secretName + " key " + Planner.RESTIC_PASSWORD, false, settings.kdfIterations())) {
-            return store.list();
+            List<SnapshotManifest> list = store.list();
+            if (verified != null) {
+                list.forEach(m -> verified.put(m.id, store.verify(m)));
+            }
+            return list;
         }
     }
 

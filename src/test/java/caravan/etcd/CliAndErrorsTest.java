@@ -129,11 +129,12 @@ class CliAndErrorsTest {
         assertThat(Yaml.YAML.readTree(backup.stdout()).at("/metadata/labels").toString())
                 .contains("stash.appscode.com/invoker-name", "etcd-backup");
 
-        Cli.Result list = Cli.run("snapshots", "-f", dir.toString(), "--repository", "gcs-repo");
+        Cli.Result list = Cli.run("snapshots", "-f", dir.toString(), "--repository", "gcs-repo", "--verify");
         assertNoSecrets(list);
-        assertThat(list.exit()).isZero();
+        assertThat(list.exit()).as(list.all()).isZero();
+        assertThat(list.stdout()).contains("read back: ok");
         String id = status(backup).at("/targets/0/stats/0/snapshots/0/name").asText();
-        assertThat(list.stdout()).contains(id, "AppBinding/demo/etcd-appbinding", "sha256+etcd-status");
+        assertThat(list.stdout()).contains(id, "AppBinding/demo/etcd-appbinding");
 
         Cli.Result restore = caravan(dir, "--restore", "etcd-restore");
         assertThat(restore.exit()).as(restore.all()).isZero();
@@ -229,6 +230,12 @@ class CliAndErrorsTest {
         byte[] bytes = Files.readAllBytes(object);
         bytes[bytes.length / 2] ^= 0x40;
         Files.write(object, bytes);
+
+        // the check finds it before anyone needs the snapshot
+        Cli.Result check = Cli.run("snapshots", "-f", dir.toString(), "--repository", "repo", "--verify");
+        assertNoSecrets(check);
+        assertThat(check.exit()).as(check.all()).isEqualTo(1);
+        assertThat(check.stdout()).contains(id, "DAMAGED: snapshot.db: fails decryption");
 
         Cli.Result r = caravan(dir, "--restore", "restore");
         assertThat(r.exit()).isEqualTo(1);
