@@ -208,20 +208,36 @@ public final class SnapshotStore implements AutoCloseable {
      */
     public String verify(SnapshotManifest m) {
         for (SnapshotManifest.StoredObject o : m.objects) {
-            try (java.io.InputStream in = backend.open(o.key)) {
-                Sealer.Result r = Sealer.unseal(in, java.io.OutputStream.nullOutputStream(), key.aead(),
-                        RepositoryKey.associatedData(m.id, o.name), null);
-                if (!r.storedSha256().equals(o.storedSha256) || r.storedSize() != o.storedSize) {
-                    return o.name + ": stored object differs from the manifest (SHA-256 " + r.storedSha256().substring(0, 12) + ")";
-                }
-                if (!r.plainSha256().equals(o.sha256) || r.plainSize() != o.size) {
-                    return o.name + ": restored data differs from the manifest";
-                }
-            } catch (java.io.FileNotFoundException e) {
-                return o.name + ": object " + o.key + " is missing";
-            } catch (IOException | java.security.GeneralSecurityException e) {
-                return o.name + ": fails decryption (corrupted or modified)";
+            String problem = read(m.id, o, java.io.OutputStream.nullOutputStream(), null);
+            if (problem != null) {
+                return o.name + ": " + problem;
             }
+        }
+        return null;
+    }
+
+    /**
+     * Streams one object into {@code out}: download, decrypt, decompress, and compare both SHA-256 digests and
+     * sizes with the manifest. Returns null when the object is sound, else what is wrong with it. The one place
+     * that decides whether stored data can be trusted (restore and {@code snapshots --verify} both use it).
+     */
+    public String read(String snapshotId, SnapshotManifest.StoredObject o, java.io.OutputStream out,
+                       java.util.function.LongConsumer progress) {
+        Sealer.Result r;
+        try (java.io.InputStream in = backend.open(o.key)) {
+            r = Sealer.unseal(in, out, key.aead(), RepositoryKey.associatedData(snapshotId, o.name), progress);
+        } catch (java.io.FileNotFoundException e) {
+            return "the stored object " + o.key + " is missing";
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            return "fails decryption: the stored object " + o.key + " is corrupted or was modified (" + e.getMessage() + ")";
+        }
+        if (!r.storedSha256().equals(o.storedSha256) || r.storedSize() != o.storedSize) {
+            return "SHA-256 mismatch of the stored object " + o.key + " (manifest " + o.storedSha256 + ", read "
+                    + r.storedSha256() + "): it is corrupted";
+        }
+        if (!r.plainSha256().equals(o.sha256) || r.plainSize() != o.size) {
+            return "SHA-256 mismatch of the restored data (manifest " + o.sha256 + ", read " + r.plainSha256()
+                    + "): it is corrupted";
         }
         return null;
     }

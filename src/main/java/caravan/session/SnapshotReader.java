@@ -2,8 +2,6 @@ package caravan.session;
 
 import caravan.CaravanException;
 import caravan.repository.Backends;
-import caravan.repository.RepositoryKey;
-import caravan.repository.Sealer;
 import caravan.repository.SnapshotManifest;
 import caravan.repository.SnapshotStore;
 import org.apache.camel.Exchange;
@@ -11,9 +9,7 @@ import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,31 +61,19 @@ public final class SnapshotReader {
         String where = run.repositoryName() + " snapshot " + run.snapshot.id + " object " + o.name;
         Path out = run.workspace.resolve("data").resolve(o.name);
         Files.createDirectories(out.getParent());
-        Sealer.Result r;
-        try (InputStream in = run.store.backend().open(o.key); OutputStream os = Files.newOutputStream(out)) {
+        String problem;
+        try (OutputStream os = Files.newOutputStream(out)) {
             Progress progress = new Progress(run, "fetching " + o.name, o.storedSize);
-            r = Sealer.unseal(in, os, run.store.key().aead(), RepositoryKey.associatedData(run.snapshot.id, o.name), progress);
+            problem = run.store.read(run.snapshot.id, o, os, progress);
             progress.finish();
-        } catch (FileNotFoundException e) {
-            throw new CaravanException("CorruptedSnapshot", where + ": the stored object " + o.key + " is missing");
-        } catch (IOException | java.security.GeneralSecurityException e) {
-            Files.deleteIfExists(out);
-            throw new CaravanException("CorruptedSnapshot", where + " (" + o.key
-                    + ") failed decryption: the stored object is corrupted or was modified (" + e.getMessage() + ")", e);
         }
-        if (!r.storedSha256().equals(o.storedSha256) || r.storedSize() != o.storedSize) {
+        if (problem != null) {
             Files.deleteIfExists(out);
-            throw new CaravanException("CorruptedSnapshot", where + ": SHA-256 mismatch of the stored object "
-                    + o.key + " (manifest " + o.storedSha256 + ", read " + r.storedSha256() + "): it is corrupted");
-        }
-        if (!r.plainSha256().equals(o.sha256) || r.plainSize() != o.size) {
-            Files.deleteIfExists(out);
-            throw new CaravanException("CorruptedSnapshot", where + ": SHA-256 mismatch of the restored data "
-                    + "(manifest " + o.sha256 + ", read " + r.plainSha256() + ")");
+            throw new CaravanException("CorruptedSnapshot", where + ": " + problem);
         }
         run.fetched.put(o.name, out);
         run.stage("fetch");
-        LOG.info("{}: fetched and verified {} ({} bytes, sha256 {})", run.describe(), o.name, r.plainSize(),
-                r.plainSha256().substring(0, 12));
+        LOG.info("{}: fetched and verified {} ({} bytes, sha256 {})", run.describe(), o.name, o.size,
+                o.sha256.substring(0, 12));
     }
 }
