@@ -51,6 +51,22 @@ public final class Caravan {
         return cl.execute(args);
     }
 
+    /** What the in-cluster commands share: NAMESPACE/NAME, a client of the cluster, a runtime and the operator's view. */
+    interface InCluster {
+        Integer run(String namespace, String name, CaravanRuntime rt, caravan.operator.Cluster cluster);
+    }
+
+    static Integer inCluster(String ref, Map<String, String> overrides, CommandLine.Model.CommandSpec spec, InCluster body) {
+        String[] nsName = ref.split("/", 2);
+        if (nsName.length != 2) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--session takes NAMESPACE/NAME");
+        }
+        try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
+             CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+            return body.run(nsName[0], nsName[1], rt, new caravan.operator.Cluster(client, java.util.List.of()));
+        }
+    }
+
     abstract static class Common {
         @Option(names = {"-f", "--filename"}, paramLabel = "PATH",
                 description = "A YAML file or a directory of them (multi-document files allowed).")
@@ -117,15 +133,9 @@ public final class Caravan {
 
         /** Runs a session that exists in the cluster and writes its status there (the job executor). */
         private Integer inCluster(String ref) {
-            String[] nsName = ref.split("/", 2);
-            if (nsName.length != 2) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--session takes NAMESPACE/NAME");
-            }
-            try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
-                 CaravanRuntime rt = CaravanRuntime.start(overrides)) {
-                caravan.operator.Cluster cluster = new caravan.operator.Cluster(client, java.util.List.of());
+            return Caravan.inCluster(ref, overrides, spec, (ns, name, rt, cluster) -> {
                 caravan.operator.Sessions sessions = new caravan.operator.Sessions(rt.camel(), cluster);
-                BackupSession bs = cluster.get(BackupSession.class, nsName[0], nsName[1]);
+                BackupSession bs = cluster.get(BackupSession.class, ns, name);
                 if (bs != null) {
                     caravan.session.BackupRun run = rt.run(sessions.backupRun(bs));
                     sessions.report(run);
@@ -133,7 +143,7 @@ public final class Caravan {
                     spec.commandLine().getOut().flush();
                     return BackupSession.SUCCEEDED.equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
                 }
-                RestoreSession rs = cluster.get(RestoreSession.class, nsName[0], nsName[1]);
+                RestoreSession rs = cluster.get(RestoreSession.class, ns, name);
                 if (rs == null) {
                     throw new CaravanException("SessionNotFound", "no BackupSession or RestoreSession " + ref + " in the cluster");
                 }
@@ -142,7 +152,7 @@ public final class Caravan {
                 spec.commandLine().getOut().print(Yaml.toYaml(run.session));
                 spec.commandLine().getOut().flush();
                 return "Succeeded".equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
-            }
+            });
         }
     }
 
@@ -184,14 +194,8 @@ public final class Caravan {
 
         @Override
         public Integer call() {
-            String[] nsName = session.split("/", 2);
-            if (nsName.length != 2) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--session takes NAMESPACE/NAME");
-            }
-            try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
-                 CaravanRuntime rt = CaravanRuntime.start(overrides)) {
-                caravan.operator.Cluster cluster = new caravan.operator.Cluster(client, java.util.List.of());
-                RestoreSession rs = cluster.get(RestoreSession.class, nsName[0], nsName[1]);
+            return inCluster(session, overrides, spec, (ns, name, rt, cluster) -> {
+                RestoreSession rs = cluster.get(RestoreSession.class, ns, name);
                 if (rs == null) {
                     throw new CaravanException("SessionNotFound", "no RestoreSession " + session + " in the cluster");
                 }
@@ -202,7 +206,7 @@ public final class Caravan {
                 spec.commandLine().getOut().print(Yaml.toYaml(run.session.getStatus()));
                 spec.commandLine().getOut().flush();
                 return "Succeeded".equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
-            }
+            });
         }
     }
 
