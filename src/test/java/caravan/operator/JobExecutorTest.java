@@ -116,6 +116,9 @@ class JobExecutorTest {
                     assertThat(e.getName()).isEqualTo("CARAVAN_PUSHGATEWAY_URL");   // Jobs push metrics like the operator
                     assertThat(e.getValue()).isEqualTo("http://pushgateway.monitoring:9091");
                 });
+                // claimed: Running (awaited: the mock API server does not enforce resourceVersion on status writes, so
+                // the scheduler's Pending write can briefly land after the claim; a real API server answers it with 409)
+                Await.until("the session Running", Duration.ofSeconds(15), () -> "Running".equals(session(sessionName).getStatus().phase));
                 assertThat(session(sessionName).getStatus().phase).isEqualTo("Running");
 
                 // stop scheduling, then be the Job: run its command against the API
