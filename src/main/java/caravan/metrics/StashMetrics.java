@@ -34,13 +34,11 @@ public final class StashMetrics {
         List<Series> out = new ArrayList<>();
         BackupSession.Status st = run.session.getStatus();
         boolean ok = st != null && BackupSession.SUCCEEDED.equals(st.phase);
-        String ns = run.config.getMetadata().getNamespace();
-        Map<String, String> invoker = invokerLabels("BackupConfiguration", run.config.getMetadata().getName(), ns, run);
-        Map<String, String> target = new LinkedHashMap<>(invoker);
-        target.putAll(targetLabels(run.config.getSpec() == null || run.config.getSpec().target == null ? null
-                : run.config.getSpec().target.ref, ns));
-        Map<String, String> host = new LinkedHashMap<>(target);
-        host.put("hostname", run.hostname == null ? run.settings.defaultHostname() : run.hostname);
+        Labels l = labels("BackupConfiguration", run.config.getMetadata().getName(), run.config.getMetadata().getNamespace(),
+                run.config.getSpec() == null || run.config.getSpec().target == null ? null : run.config.getSpec().target.ref, run);
+        Map<String, String> invoker = l.invoker();
+        Map<String, String> target = l.target();
+        Map<String, String> host = l.host();
         double success = ok ? 1 : 0;
         both(out, "backup_session_success", "backupsession_success", "1 if the backup session succeeded", invoker, success);
         both(out, "backup_target_success", "backupsession_target_success", "1 if the target's backup succeeded", target, success);
@@ -75,11 +73,7 @@ public final class StashMetrics {
             both(out, "repository_snapshot_cleaned", "repository_snapshot_cleaned", "snapshots removed by the retention policy", repo,
                     run.removedByRetention.size());
         }
-        for (Map.Entry<String, Double> stage : run.stageSeconds.entrySet()) {
-            Map<String, String> l = new LinkedHashMap<>(host);
-            l.put("stage", stage.getKey());
-            out.add(Series.gauge("caravan_backup_stage_seconds", "time spent in each stage of the last backup", l, stage.getValue()));
-        }
+        stages(out, "caravan_backup_stage_seconds", "time spent in each stage of the last backup", host, run);
         Double upload = run.stageSeconds.get("upload");
         if (upload != null && upload > 0) {
             out.add(Series.gauge("caravan_backup_upload_bytes_per_second", "upload rate of the last backup", host,
@@ -91,13 +85,11 @@ public final class StashMetrics {
     public static List<Series> restore(RestoreRun run) {
         List<Series> out = new ArrayList<>();
         boolean ok = run.session.getStatus() != null && "Succeeded".equals(run.session.getStatus().phase);
-        String ns = run.session.getMetadata().getNamespace();
-        Map<String, String> invoker = invokerLabels("RestoreSession", run.session.getMetadata().getName(), ns, run);
-        Map<String, String> target = new LinkedHashMap<>(invoker);
-        target.putAll(targetLabels(run.session.getSpec() == null || run.session.getSpec().target == null ? null
-                : run.session.getSpec().target.ref, ns));
-        Map<String, String> host = new LinkedHashMap<>(target);
-        host.put("hostname", run.hostname == null ? run.settings.defaultHostname() : run.hostname);
+        Labels l = labels("RestoreSession", run.session.getMetadata().getName(), run.session.getMetadata().getNamespace(),
+                run.session.getSpec() == null || run.session.getSpec().target == null ? null : run.session.getSpec().target.ref, run);
+        Map<String, String> invoker = l.invoker();
+        Map<String, String> target = l.target();
+        Map<String, String> host = l.host();
         double success = ok ? 1 : 0;
         both(out, "restore_session_success", "restoresession_success", "1 if the restore session succeeded", invoker, success);
         both(out, "restore_target_success", "restoresession_target_success", "1 if the target's restore succeeded", target, success);
@@ -111,12 +103,29 @@ public final class StashMetrics {
         both(out, "restore_target_host_count_total", "restoresession_target_host_count_total", "hosts restored", target,
                 Math.max(1, run.hostResults.size()));
         both(out, "restore_host_restore_duration_seconds", "restoresession_host_restore_duration_seconds", "the host's restore duration", host, duration);
+        stages(out, "caravan_restore_stage_seconds", "time spent in each stage of the last restore", host, run);
+        return out;
+    }
+
+    /** Stash's label sets: the invoker's; the target's (invoker + target); the host's (target + hostname). */
+    private record Labels(Map<String, String> invoker, Map<String, String> target, Map<String, String> host) {
+    }
+
+    private static Labels labels(String kind, String name, String ns, Refs.TargetRef ref, SessionRun run) {
+        Map<String, String> invoker = invokerLabels(kind, name, ns, run);
+        Map<String, String> target = new LinkedHashMap<>(invoker);
+        target.putAll(targetLabels(ref, ns));
+        Map<String, String> host = new LinkedHashMap<>(target);
+        host.put("hostname", run.hostname == null ? run.settings.defaultHostname() : run.hostname);
+        return new Labels(invoker, target, host);
+    }
+
+    private static void stages(List<Series> out, String name, String help, Map<String, String> host, SessionRun run) {
         for (Map.Entry<String, Double> stage : run.stageSeconds.entrySet()) {
             Map<String, String> l = new LinkedHashMap<>(host);
             l.put("stage", stage.getKey());
-            out.add(Series.gauge("caravan_restore_stage_seconds", "time spent in each stage of the last restore", l, stage.getValue()));
+            out.add(Series.gauge(name, help, l, stage.getValue()));
         }
-        return out;
     }
 
     /** Stash emits every metric twice: the new name and the legacy (documented) one. */
