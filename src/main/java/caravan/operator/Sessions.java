@@ -80,14 +80,12 @@ public final class Sessions {
 
     // ------------------------------------------------------------------ creating sessions
 
-    /** A schedule fired. Creates the BackupSession; Skipped when one of the same invoker is still running. */
+    /** A schedule fired. Creates the BackupSession (Pending); the claim decides whether it runs or is Skipped. */
     public void createScheduled(@Header("namespace") String ns, @Header("name") String name) {
         BackupConfiguration bc = cluster.get(BackupConfiguration.class, ns, name);
         if (bc == null || Boolean.TRUE.equals(bc.getSpec().paused)) {
             return;
         }
-        boolean busy = cluster.sessionsOf(ns, name).stream()
-                .anyMatch(s -> s.getStatus() == null || s.getStatus().phase == null || ACTIVE.contains(s.getStatus().phase));
         BackupSession s = CaravanRuntime.newSession(bc);
         try {
             s = cluster.api(BackupSession.class).inNamespace(ns).resource(s).create();
@@ -98,29 +96,16 @@ public final class Sessions {
             }
             throw e;
         }
-        LOG.info("BackupConfiguration {}/{}: created BackupSession {}{}", ns, name, s.getMetadata().getName(),
-                busy ? " as Skipped: the previous session is still running" : "");
-        if (!busy) {
-            // Stash's lifecycle: Pending until an executor claims it (Running)
-            cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
-                if (latest.getStatus() == null || latest.getStatus().phase == null) {
-                    BackupSession.Status st = new BackupSession.Status();
-                    st.phase = BackupSession.PENDING;
-                    latest.setStatus(st);
-                }
-            });
-        }
-        if (busy) {
-            event(s, true, "BackupSkipped", "a BackupSession of BackupConfiguration " + ns + "/" + name + " is still running");
-            cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
+        LOG.info("BackupConfiguration {}/{}: created BackupSession {}", ns, name, s.getMetadata().getName());
+        // Stash's lifecycle: Pending until an executor claims it (Running, or Skipped); only an unset phase is
+        // written, and a real API server rejects this write if the claim came first (resourceVersion)
+        cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
+            if (latest.getStatus() == null || latest.getStatus().phase == null) {
                 BackupSession.Status st = new BackupSession.Status();
-                st.phase = BackupSession.SKIPPED;
-                st.conditions.add(new Condition("BackupSkipped", true, "SkippedTakingNewBackup",
-                        "a BackupSession of BackupConfiguration " + ns + "/" + name + " is still running",
-                        Instant.now().toString()));
+                st.phase = BackupSession.PENDING;
                 latest.setStatus(st);
-            });
-        }
+            }
+        });
     }
 
     /**
@@ -172,14 +157,34 @@ public final class Sessions {
         if (latest == null || !unstarted(latest.getStatus() == null ? null : latest.getStatus().phase)) {
             return false;
         }
+        // Stash's checkIfBackupShouldBeSkipped, at the one place a session is started: another session of the same
+        // invoker still running makes this one Skipped
+        String ns = latest.getMetadata().getNamespace();
+        String invoker = latest.getSpec().invoker.name;
+        boolean busy = cluster.sessionsOf(ns, invoker).stream()
+                .anyMatch(o -> !o.getMetadata().getName().equals(latest.getMetadata().getName())
+                        && o.getStatus() != null && BackupSession.RUNNING.equals(o.getStatus().phase));
         BackupSession.Status st = latest.getStatus() == null ? new BackupSession.Status() : latest.getStatus();
-        st.phase = BackupSession.RUNNING;
-        st.conditions.removeIf(c -> c.type.equals(CLAIM));
-        st.conditions.add(claim());
+        if (busy) {
+            st.phase = BackupSession.SKIPPED;
+            st.conditions.add(new Condition("BackupSkipped", true, "SkippedTakingNewBackup",
+                    "a BackupSession of BackupConfiguration " + ns + "/" + invoker + " is still running", Instant.now().toString()));
+        } else {
+            st.phase = BackupSession.RUNNING;
+            st.conditions.removeIf(c -> c.type.equals(CLAIM));
+            st.conditions.add(claim());
+        }
         latest.setStatus(st);
         try {
             BackupSession claimed = cluster.api(BackupSession.class).inNamespace(latest.getMetadata().getNamespace())
                     .resource(latest).lockResourceVersion(latest.getMetadata().getResourceVersion()).updateStatus();
+            if (busy) {
+                LOG.info("BackupSession {}/{} Skipped: the previous session of {} is still running", ns,
+                        claimed.getMetadata().getName(), invoker);
+                event(claimed, true, "BackupSkipped", "a BackupSession of BackupConfiguration " + ns + "/" + invoker
+                        + " is still running");
+                return false;
+            }
             exchange.getIn().setBody(claimed);
             event(claimed, false, "Running", "backup started");
             return true;
