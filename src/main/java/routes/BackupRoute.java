@@ -22,13 +22,9 @@ public class BackupRoute extends RouteBuilder {
                 .bean(Planner.class, "resolveBackup")             // AppBinding, Secrets, Repository, Task params
                 .bean(Workspace.class, "create")                   // fresh private temp dir
                 .bean(SnapshotWriter.class, "openRepository")      // create on first use; check the password
-                .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir
                 .bean(SnapshotWriter.class, "begin")               // new snapshot id
-                .split(method(SnapshotWriter.class, "artifacts")).stopOnException()
-                    .bean(SnapshotWriter.class, "seal")            // zstd + Tink streaming AEAD → staged file
-                    .toD("${exchangeProperty.caravanUploadUri}")   // aws2-s3 multipart, or file:
-                    .bean(SnapshotWriter.class, "stored")
-                .end()
+                .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir and hands
+                                                                   // each finished file to direct:store-artifact
                 .bean(SnapshotWriter.class, "commit")              // manifest.json last: now it counts
                 .bean(RetentionStep.class, "apply")                // retentionPolicy, per target and host
                 .bean(SessionReport.class, "backupSucceeded")
@@ -41,5 +37,11 @@ public class BackupRoute extends RouteBuilder {
             .end()
             .bean(MetricsStep.class, "backup")                     // Stash's metrics: /metrics, Pushgateway
             .setBody(exchangeProperty("run"));
+
+        // one finished file of the dump (body: an Artifact) becomes an object of the snapshot
+        from("direct:store-artifact").routeId("store-artifact")
+            .bean(SnapshotWriter.class, "seal")                    // zstd + Tink streaming AEAD → staged file
+            .toD("${exchangeProperty.caravanUploadUri}")           // aws2-s3 multipart, or file:
+            .bean(SnapshotWriter.class, "stored");                 // the staged file is removed
     }
 }

@@ -1,6 +1,7 @@
 package routes;
 
 import caravan.etcd.EtcdSteps;
+import caravan.session.SnapshotReader;
 import org.apache.camel.builder.RouteBuilder;
 
 /**
@@ -22,9 +23,13 @@ public class EtcdRoutes extends RouteBuilder {
             .bean(EtcdSteps.class, "version").to("exec:sh").bean(EtcdSteps.class, "recordVersion")
             .bean(EtcdSteps.class, "endpointStatus").to("exec:sh").bean(EtcdSteps.class, "recordServer")
             .bean(EtcdSteps.class, "snapshotSave").to("exec:sh").bean(EtcdSteps.class, "saved")
-            .bean(EtcdSteps.class, "snapshotStatus").to("exec:sh").bean(EtcdSteps.class, "recordArtifact");
+            .bean(EtcdSteps.class, "snapshotStatus").to("exec:sh").bean(EtcdSteps.class, "recordArtifact")
+            .to("direct:store-artifact");                          // snapshot.db: the snapshot's one object
 
         from("direct:etcd-load").routeId("etcd-load")
+            .split(method(SnapshotReader.class, "objects")).stopOnException()
+                .to("direct:fetch-object")                         // snapshot.db, verified against the manifest
+            .end()
             .bean(EtcdSteps.class, "credentials")
             .bean(EtcdSteps.class, "snapshotStatus").to("exec:sh")
             .bean(EtcdSteps.class, "verifyDownloaded")             // etcd's own hash and revision match the manifest

@@ -22,10 +22,8 @@ public class RestoreRoute extends RouteBuilder {
                 .bean(Workspace.class, "create")
                 .bean(SnapshotReader.class, "openRepository")     // a wrong password fails here, before downloads
                 .bean(SnapshotReader.class, "select")             // "latest" for the source host, or an id
-                .split(method(SnapshotReader.class, "objects")).stopOnException()
-                    .bean(SnapshotReader.class, "fetch")          // download → decrypt → unzstd, both SHA-256s checked
-                .end()
-                .toD("direct:${exchangeProperty.run.driver}-load") // the driver loads the data
+                .toD("direct:${exchangeProperty.run.driver}-load") // the driver fetches the objects it needs
+                                                                  // through direct:fetch-object and loads them
                 .bean(SessionReport.class, "restoreSucceeded")
             .endDoTry()
             .doCatch(Exception.class)
@@ -35,5 +33,9 @@ public class RestoreRoute extends RouteBuilder {
             .end()
             .bean(MetricsStep.class, "restore")
             .setBody(exchangeProperty("run"));
+
+        // one object of the snapshot (body: a StoredObject) → download → decrypt → unzstd, both SHA-256s checked
+        from("direct:fetch-object").routeId("fetch-object")
+            .bean(SnapshotReader.class, "fetch");
     }
 }

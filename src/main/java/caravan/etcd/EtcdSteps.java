@@ -186,6 +186,7 @@ public final class EtcdSteps {
         args.addAll(userArgs(run));
         LOG.info("{}: etcdctl snapshot save from {}", run.describe(), run.target.hostPort());
         etcdctl(ex, run, run.settings.commandTimeout(), args);
+        ex.setProperty(STEP_START, Instant.now());
         ex.setProperty(DUMP_PROGRESS, watchFile(run, data.resolve(SNAPSHOT_FILE + ".part"),
                 Long.parseLong(run.params.getOrDefault("_etcdDbSize", "0"))));
     }
@@ -196,10 +197,11 @@ public final class EtcdSteps {
             watcher.shutdownNow();
         }
         requireSuccess(ex, run, "etcdctl snapshot save from " + run.target.hostPort());
-        run.stage("dump");
+        run.addStage("dump", ex.getProperty(STEP_START, Instant.class));
     }
 
     private static final String DUMP_PROGRESS = "caravanDumpProgress";
+    private static final String STEP_START = "caravanStepStart";
 
     /** etcdctl writes <file>.part while it saves: its size against etcd's db size is the dump's progress. */
     private static java.util.concurrent.ScheduledExecutorService watchFile(SessionRun run, Path part, long total) {
@@ -232,9 +234,13 @@ public final class EtcdSteps {
             throw new CaravanException("SnapshotMismatch", run.describe() + ": the snapshot has no " + SNAPSHOT_FILE);
         }
         etcdctl(ex, run, Duration.ofMinutes(10), List.of("snapshot", "status", file.toString(), "-w", "json"));
+        ex.setProperty(STEP_START, Instant.now());
     }
 
-    /** Backup: the saved file is sound; it becomes the snapshot's one artifact, with etcd's own facts. */
+    /**
+     * Backup: the saved file is sound; it becomes the snapshot's one artifact (the body, for
+     * direct:store-artifact), with etcd's own facts.
+     */
     public void recordArtifact(Exchange ex, @ExchangeProperty("run") BackupRun run) throws IOException {
         JsonNode s = Yaml.JSON.readTree(requireSuccess(ex, run, "etcdctl snapshot status"));
         Path file = run.workspace.resolve("data").resolve(SNAPSHOT_FILE);
@@ -243,8 +249,8 @@ public final class EtcdSteps {
         a.metadata().put("etcdRevision", s.path("revision").asLong());
         a.metadata().put("etcdTotalKey", s.path("totalKey").asLong());
         a.metadata().put("etcdTotalSize", s.path("totalSize").asLong());
-        run.artifacts.add(a);
-        run.stage("verify"); // etcdctl snapshot status: the snapshot's own hash checked before upload
+        ex.getIn().setBody(a);
+        run.addStage("verify", ex.getProperty(STEP_START, Instant.class)); // the snapshot's own hash, before upload
         run.toolName = "etcdctl";
         run.toolVersion = run.params.get("_etcdctlVersion");
         run.appVersion = run.params.get("_etcdServerVersion");
@@ -378,6 +384,7 @@ public final class EtcdSteps {
             Files.move(staging, m.dataDir(), StandardCopyOption.ATOMIC_MOVE);
         }
         Instant start = ex.getProperty("caravanMemberStart", Instant.class);
+        run.addStage("load", start);
         run.hostResults.add(new String[] {m.name() == null ? run.hostname : m.name(), "Succeeded",
                 Durations.format(Duration.between(start, Instant.now()))});
     }

@@ -16,8 +16,6 @@ import java.util.Map;
 public final class BackupRun extends SessionRun {
     public final BackupConfiguration config;
     public final BackupSession session;
-    /** Files the driver produced in the workspace, in order. */
-    public final List<Artifact> artifacts = new ArrayList<>();
     /** The snapshot being written; null until an id is assigned. */
     public SnapshotManifest snapshot;
     public List<String> removedByRetention = new ArrayList<>();

@@ -74,7 +74,7 @@ public final class Planner {
             if (rule.snapshots != null && !rule.snapshots.isEmpty()) {
                 if (rule.snapshots.size() > 1) {
                     throw new CaravanException("InvalidSpec", where + " " + rulesField
-                            + "[0].snapshots lists " + rule.snapshots.size() + " snapshots; an etcd restore takes one");
+                            + "[0].snapshots lists " + rule.snapshots.size() + " snapshots; a restore takes one");
                 }
                 run.requestedSnapshot = rule.snapshots.get(0).strip();
             }
@@ -82,17 +82,25 @@ public final class Planner {
         run.requestedFrom = where + " " + rulesField + "[0].snapshots";
     }
 
-    /** Chooses the driver from the Task name (etcd-backup-3.5.0 → etcd) or, without one, the AppBinding type. */
+    /**
+     * Chooses the driver from the Task name, as Stash's catalog names its Tasks: etcd-backup-3.5.0 → etcd;
+     * elasticsearch-backup-7.14.0 and opensearch-backup-2.5.0 → elasticsearch (the same driver: both speak
+     * the Elasticsearch REST API that elasticdump uses).
+     */
     static String driver(Refs.TaskRef task, String direction, String where) {
         String name = task == null || task.name == null ? "" : task.name.strip();
         if (name.startsWith("etcd-" + direction)) {
             return "etcd";
         }
-        if (name.isEmpty()) {
-            throw new CaravanException("InvalidSpec", where + " is empty: name a Task such as etcd-" + direction + "-3.5.0");
+        if (name.startsWith("elasticsearch-" + direction) || name.startsWith("opensearch-" + direction)) {
+            return "elasticsearch";
         }
-        throw new CaravanException("UnsupportedTask", where + ": task " + name
-                + " is not supported; Caravan runs etcd-" + direction + "-* tasks");
+        if (name.isEmpty()) {
+            throw new CaravanException("InvalidSpec", where + " is empty: name a Task such as etcd-" + direction
+                    + "-3.5.0 or elasticsearch-" + direction + "-7.14.0");
+        }
+        throw new CaravanException("UnsupportedTask", where + ": task " + name + " is not supported; Caravan runs etcd-"
+                + direction + "-*, elasticsearch-" + direction + "-* and opensearch-" + direction + "-* tasks");
     }
 
     /** Task step params (lowest precedence) overlaid by the invoker's task.params, as Stash resolves them. */

@@ -76,7 +76,6 @@ public final class SessionReport {
     }
 
     public void restoreSucceeded(@ExchangeProperty("run") RestoreRun run) {
-        run.stage("load");
         run.condition("RestoreCompleted", true, "RestoreSucceeded", "snapshot " + run.snapshot.id + " restored to "
                 + run.hostResults.size() + " host(s)");
         RestoreSession.Status st = restoreStatus(run, "Succeeded", null);

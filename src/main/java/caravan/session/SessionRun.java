@@ -39,17 +39,15 @@ public abstract class SessionRun {
     public Exception error;
     /** Seconds spent per stage (dump, seal, upload; fetch, load), for metrics. */
     public final Map<String, Double> stageSeconds = new LinkedHashMap<>();
-    private Instant stageStart;
     /** Called with progress every caravan.progress.interval (the operator writes it into the status). */
     public java.util.function.Consumer<Progress.Info> progressListener;
 
-    /** Ends the current stage (if any) under {@code finished}, and starts timing the next one. */
-    public void stage(String finished) {
-        Instant now = Instant.now();
-        if (finished != null && stageStart != null) {
-            stageSeconds.merge(finished, Duration.between(stageStart, now).toMillis() / 1000.0, Double::sum);
+    /** Adds the time since {@code start} to a stage's total; safe from parallel branches (one per index). */
+    public void addStage(String stage, Instant start) {
+        double seconds = Duration.between(start, Instant.now()).toMillis() / 1000.0;
+        synchronized (stageSeconds) {
+            stageSeconds.merge(stage, seconds, Double::sum);
         }
-        stageStart = now;
     }
 
     protected SessionRun(CamelContext camel, Manifests manifests, Settings settings) {

@@ -15,7 +15,12 @@ import java.time.ZoneId;
 public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval, Duration etcdWaitTimeout,
                        Duration commandTimeout, int compressionLevel, int compressionWorkers, int kdfIterations,
                        S3Backend.Settings s3, Duration leftoverGrace, ZoneId retentionZone, String defaultHostname,
-                       String pushgatewayUrl, Duration progressInterval) {
+                       String pushgatewayUrl, Duration progressInterval, Elasticsearch elasticsearch) {
+
+    /** The Elasticsearch/OpenSearch driver's settings (caravan.elasticsearch.*). */
+    public record Elasticsearch(String multielasticdump, String elasticdump, int parallel, int limit,
+                                Duration waitTimeout, Duration healthInterval) {
+    }
 
     public static Settings from(CamelContext camel) {
         String tmp = prop(camel, "caravan.temp-dir");
@@ -34,7 +39,13 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
                 ZoneId.of(prop(camel, "caravan.retention.timezone")),
                 prop(camel, "caravan.hostname"),
                 prop(camel, "caravan.pushgateway.url"),
-                Durations.parse(prop(camel, "caravan.progress.interval")));
+                Durations.parse(prop(camel, "caravan.progress.interval")),
+                new Elasticsearch(prop(camel, "caravan.elasticsearch.multielasticdump"),
+                        prop(camel, "caravan.elasticsearch.elasticdump"),
+                        Integer.parseInt(prop(camel, "caravan.elasticsearch.parallel")),
+                        Integer.parseInt(prop(camel, "caravan.elasticsearch.limit")),
+                        Durations.parse(prop(camel, "caravan.elasticsearch.wait-timeout")),
+                        Durations.parse(prop(camel, "caravan.elasticsearch.health-interval"))));
     }
 
     private static String prop(CamelContext camel, String key) {

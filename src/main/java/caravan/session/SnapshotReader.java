@@ -50,14 +50,18 @@ public final class SnapshotReader {
                 run.snapshot.target.namespace + "/" + run.snapshot.target.name, run.snapshot.time);
     }
 
+    /** Every object of the chosen snapshot (drivers that restore a part pick their own). */
     public List<SnapshotManifest.StoredObject> objects(@ExchangeProperty("run") RestoreRun run) {
-        run.stage(null); // fetching starts
         return run.snapshot.objects;
     }
 
-    /** Body: a StoredObject. Streams it into the workspace and verifies it. */
+    /**
+     * Body: a StoredObject. Streams it into the workspace ({@code data/<object name>}) and verifies it.
+     * Called from parallel branches by drivers that restore several parts at once.
+     */
     public void fetch(Exchange exchange, @ExchangeProperty("run") RestoreRun run) throws IOException {
         SnapshotManifest.StoredObject o = exchange.getIn().getBody(SnapshotManifest.StoredObject.class);
+        java.time.Instant start = java.time.Instant.now();
         String where = run.repositoryName() + " snapshot " + run.snapshot.id + " object " + o.name;
         Path out = run.workspace.resolve("data").resolve(o.name);
         Files.createDirectories(out.getParent());
@@ -71,8 +75,10 @@ public final class SnapshotReader {
             Files.deleteIfExists(out);
             throw new CaravanException("CorruptedSnapshot", where + ": " + problem);
         }
-        run.fetched.put(o.name, out);
-        run.stage("fetch");
+        synchronized (run.fetched) {
+            run.fetched.put(o.name, out);
+        }
+        run.addStage("fetch", start);
         LOG.info("{}: fetched and verified {} ({} bytes, sha256 {})", run.describe(), o.name, o.size,
                 o.sha256.substring(0, 12));
     }

@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.List;
 
 /**
  * The backup side of the repository: open (or create) it, give the snapshot an id, seal each artifact
@@ -30,6 +29,7 @@ public final class SnapshotWriter {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotWriter.class);
     public static final String UPLOAD_URI = "caravanUploadUri";
     public static final String OBJECT_KEY = "caravanObjectKey";
+    private static final String UPLOAD_START = "caravanUploadStart";
 
     public void openRepository(@ExchangeProperty("run") SessionRun run) throws IOException {
         String secretRef = "Secret " + run.repository.getMetadata().getNamespace() + "/"
@@ -43,7 +43,6 @@ public final class SnapshotWriter {
                     run.repositoryName() + " is ready at " + run.store.backend().location());
             run.store.sweepLeftovers(run.settings.leftoverGrace());
         }
-        run.stage(null); // the dump starts
     }
 
     public void begin(@ExchangeProperty("run") BackupRun run) throws IOException {
@@ -62,27 +61,21 @@ public final class SnapshotWriter {
         m.invoker.name = bc.getMetadata().getName();
         m.invoker.session = run.session.getMetadata().getName();
         m.driver = run.driver;
-        m.tool.name = run.toolName;
-        m.tool.version = run.toolVersion;
-        m.appVersion = run.appVersion;
         m.compression.level = run.settings.compressionLevel();
         m.encryption.segmentSize = run.store.segmentSize();
         run.snapshot = m;
         LOG.info("{}: writing snapshot {} to {}", run.describe(), m.id, run.store.backend().location());
     }
 
-    public List<BackupRun.Artifact> artifacts(@ExchangeProperty("run") BackupRun run) {
-        if (run.artifacts.isEmpty()) {
-            throw new CaravanException("BackupFailed", run.describe() + ": the " + run.driver + " driver produced no data");
-        }
-        return run.artifacts;
-    }
-
-    /** Body: an Artifact. Afterwards: a File (the sealed object) and the upload endpoint's key headers. */
+    /**
+     * Body: an Artifact (a finished file of the dump). Afterwards: a File (the sealed object) and the upload
+     * endpoint's key headers. Called from parallel branches by drivers that dump several files at once.
+     */
     public void seal(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws Exception {
         BackupRun.Artifact a = exchange.getIn().getBody(BackupRun.Artifact.class);
+        Instant start = Instant.now();
         String key = SnapshotStore.objectKey(run.snapshot.id, a.name());
-        Path sealed = run.workspace.resolve("sealed").resolve(a.name() + ".zst.enc");
+        Path sealed = run.workspace.resolve("sealed").resolve(a.name().replace('/', '_') + ".zst.enc");
         Files.createDirectories(sealed.getParent());
         long t0 = System.nanoTime();
         Progress progress = new Progress(run, "sealing " + a.name(), Files.size(a.file()));
@@ -100,25 +93,35 @@ public final class SnapshotWriter {
         o.storedSize = r.storedSize();
         o.storedSha256 = r.storedSha256();
         o.metadata.putAll(a.metadata());
-        run.snapshot.objects.add(o);
+        synchronized (run.snapshot) {
+            run.snapshot.objects.add(o);
+        }
         LOG.info("{}: sealed {} ({} → {} bytes) in {} ms", run.describe(), a.name(), r.plainSize(), r.storedSize(),
                 (System.nanoTime() - t0) / 1_000_000);
         exchange.getIn().setBody(sealed.toFile());
         exchange.getIn().getHeaders().putAll(run.store.backend().uploadHeaders(key));
         exchange.setProperty(UPLOAD_URI, run.store.backend().uploadUri());
         exchange.setProperty(OBJECT_KEY, key);
-        run.stage("seal");
+        exchange.setProperty(UPLOAD_START, Instant.now());
+        run.addStage("seal", start);
     }
 
     public void stored(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws IOException {
         String key = exchange.getProperty(OBJECT_KEY, String.class);
         run.store.backend().afterUpload(key);
-        run.stage("upload");
+        run.addStage("upload", exchange.getProperty(UPLOAD_START, Instant.class));
         Files.deleteIfExists(exchange.getIn().getBody(java.io.File.class).toPath());
     }
 
     public void commit(@ExchangeProperty("run") BackupRun run) throws IOException {
         SnapshotManifest m = run.snapshot;
+        if (m.objects.isEmpty()) {
+            throw new CaravanException("BackupFailed", run.describe() + ": the " + run.driver + " driver produced no data");
+        }
+        m.objects.sort(java.util.Comparator.comparing(o -> o.name)); // parallel branches finish in any order
+        m.tool.name = run.toolName;
+        m.tool.version = run.toolVersion;
+        m.appVersion = run.appVersion;
         m.totalSize = m.objects.stream().mapToLong(o -> o.size).sum();
         m.storedSize = m.objects.stream().mapToLong(o -> o.storedSize).sum();
         m.durationSeconds = Duration.between(run.started, Instant.now()).toMillis() / 1000.0;

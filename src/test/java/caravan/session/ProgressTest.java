@@ -19,7 +19,7 @@ class ProgressTest {
     void reportsShareRateAndTimeLeftToTheListener() throws Exception {
         Settings s = new Settings(Path.of("/tmp"), "etcdctl", Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(1),
                 3, 0, 1000, new S3Backend.Settings(5 << 20, true), Duration.ofHours(1), ZoneOffset.UTC, "host-0", "",
-                Duration.ZERO);
+                Duration.ZERO, null);
         BackupConfiguration bc = new BackupConfiguration();
         bc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace("demo").withName("x").build());
         BackupRun run = new BackupRun(null, new Manifests("demo"), s, bc, caravan.CaravanRuntime.newSession(bc));
