@@ -142,6 +142,17 @@ public final class CaravanRuntime implements AutoCloseable {
      * in full and the outcome (null when sound, else what is wrong) put in it by snapshot id.
      */
     public List<SnapshotManifest> snapshots(Manifests manifests, caravan.api.Repository repo, Map<String, String> verified) {
+        try (SnapshotStore store = openStore(manifests, repo)) {
+            List<SnapshotManifest> list = store.list();
+            if (verified != null) {
+                list.forEach(m -> verified.put(m.id, store.verify(m)));
+            }
+            return list;
+        }
+    }
+
+    /** Opens a Repository for reading (the caller closes it). */
+    public SnapshotStore openStore(Manifests manifests, caravan.api.Repository repo) {
         String ns = repo.getMetadata().getNamespace();
         String name = "Repository " + ns + "/" + repo.getMetadata().getName();
         if (repo.getSpec() == null || repo.getSpec().backend == null || repo.getSpec().backend.storageSecretName == null) {
@@ -154,14 +165,8 @@ public final class CaravanRuntime implements AutoCloseable {
             throw new CaravanException("InvalidSecret", "Secret " + ns + "/" + secretName + " has no key "
                     + Planner.RESTIC_PASSWORD + " (needed by " + name + " spec.backend.storageSecretName)");
         }
-        try (SnapshotStore store = SnapshotStore.open(Backends.open(camel, repo, secret, settings.s3()), name, pw,
-                "Secret " + ns + "/" + secretName + " key " + Planner.RESTIC_PASSWORD, false, settings.kdfIterations())) {
-            List<SnapshotManifest> list = store.list();
-            if (verified != null) {
-                list.forEach(m -> verified.put(m.id, store.verify(m)));
-            }
-            return list;
-        }
+        return SnapshotStore.open(Backends.open(camel, repo, secret, settings.s3()), name, pw,
+                "Secret " + ns + "/" + secretName + " key " + Planner.RESTIC_PASSWORD, false, settings.kdfIterations());
     }
 
     /** A BackupSession as Stash's {@code create-backupsession} makes it: name, labels, owner, invoker. */

@@ -15,6 +15,8 @@ import org.apache.camel.builder.RouteBuilder;
 public class BackupRoute extends RouteBuilder {
     @Override
     public void configure() {
+        // failures are caught and reported by the session (status, one log line); no stack trace per route
+        errorHandler(defaultErrorHandler().logExhausted(false));
         from("direct:backup").routeId("backup")
             .streamCache("false")
             .setProperty("run", body())

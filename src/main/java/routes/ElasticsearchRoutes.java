@@ -13,6 +13,8 @@ import java.util.concurrent.ExecutorService;
 public class ElasticsearchRoutes extends RouteBuilder {
     @Override
     public void configure() throws Exception {
+        // failures are caught and reported by the session (status, one log line); no stack trace per route
+        errorHandler(defaultErrorHandler().logExhausted(false));
         int parallel = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.elasticsearch.parallel}}"));
         ExecutorService lanes = getContext().getExecutorServiceManager()
                 .newFixedThreadPool(this, "caravan-elasticsearch", parallel);

@@ -14,6 +14,8 @@ import org.apache.camel.builder.RouteBuilder;
 public class RestoreRoute extends RouteBuilder {
     @Override
     public void configure() {
+        // failures are caught and reported by the session (status, one log line); no stack trace per route
+        errorHandler(defaultErrorHandler().logExhausted(false));
         from("direct:restore").routeId("restore")
             .streamCache("false")
             .setProperty("run", body())

@@ -19,8 +19,10 @@ import java.util.regex.PatternSyntaxException;
 public final class DumpArgs {
     /** Every type multielasticdump knows, plus data. */
     public static final List<String> TYPES = List.of("template", "index", "settings", "analyzer", "mapping", "alias", "data");
-    /** Caravan's default: everything but "index" (settings + mappings in one file, redundant with both). */
+    /** Caravan's default when the args choose no types: everything but "index" (settings and mappings again). */
     static final Set<String> DEFAULT_TYPES = Set.of("template", "settings", "analyzer", "mapping", "alias", "data");
+    /** multielasticdump's defaults (analyzer, alias and index ignored), which apply once the args choose types. */
+    static final Set<String> UPSTREAM_TYPES = Set.of("template", "settings", "mapping", "data");
     /** Options Caravan sets per index itself; the user's values are read, not passed on. */
     private static final Set<String> OWN = Set.of("match", "parallel", "input", "output", "direction", "httpAuthFile",
             "ignoreType", "includeType", "delete", "input-ca", "output-ca");
@@ -101,14 +103,17 @@ public final class DumpArgs {
     }
 
     /**
-     * The types to dump or load, as multielasticdump decides them: Caravan's default (everything but
-     * "index"), then each {@code --ignoreX=true|false}, then {@code --ignoreType}, then {@code --includeType},
-     * which names exactly the types to keep.
+     * The types to dump or load. Args that choose none get Caravan's default (everything but "index", so
+     * aliases and analyzers too); args that choose some get exactly what multielasticdump would do with them,
+     * so Stash users' args keep their meaning: upstream's defaults, then each {@code --ignoreX=true|false},
+     * then {@code --ignoreType}, then {@code --includeType}, which names exactly the types to keep.
      */
     public Set<String> types() {
+        boolean chosen = options.stream().anyMatch(o -> o[0].equals("ignoreType") || o[0].equals("includeType")
+                || isIgnoreFlag(o[0]));
         Set<String> types = new LinkedHashSet<>();
         for (String t : TYPES) {
-            if (DEFAULT_TYPES.contains(t)) {
+            if ((chosen ? UPSTREAM_TYPES : DEFAULT_TYPES).contains(t)) {
                 types.add(t);
             }
         }

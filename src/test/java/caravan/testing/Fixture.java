@@ -49,6 +49,19 @@ public final class Fixture {
                 """.formatted(name, url);
     }
 
+    /** An AppBinding for a search server, as KubeDB writes them; {@code secret} may be null (no auth). */
+    public static String searchAppBinding(String name, String url, String secret) {
+        return """
+                apiVersion: appcatalog.appscode.com/v1alpha1
+                kind: AppBinding
+                metadata: {name: %s, namespace: demo}
+                spec:
+                  clientConfig: {url: "%s"}
+                  type: kubedb.com/elasticsearch
+                  version: 7.14.0
+                %s""".formatted(name, url, secret == null ? "" : "  secret: {name: " + secret + "}\n");
+    }
+
     public static String localRepository(String name, Path dir, String secret) {
         return """
                 apiVersion: stash.appscode.com/v1alpha1
@@ -74,6 +87,11 @@ public final class Fixture {
     }
 
     public static String backupConfiguration(String name, String repo, String appBinding, int keepLast, String params) {
+        return backupConfiguration(name, repo, appBinding, keepLast, params, "etcd-backup-3.5.0");
+    }
+
+    public static String backupConfiguration(String name, String repo, String appBinding, int keepLast, String params,
+                                             String task) {
         return """
                 apiVersion: stash.appscode.com/v1beta1
                 kind: BackupConfiguration
@@ -81,30 +99,35 @@ public final class Fixture {
                 spec:
                   schedule: "*/5 * * * *"
                   task:
-                    name: etcd-backup-3.5.0
+                    name: %s
                     params: [%s]
                   repository: {name: %s}
                   target:
                     ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: %s}
                   retentionPolicy: {name: keep-last-%d, keepLast: %d, prune: true}
-                """.formatted(name, params, repo, appBinding, keepLast, keepLast);
+                """.formatted(name, task, params, repo, appBinding, keepLast, keepLast);
     }
 
     public static String restoreSession(String name, String repo, String appBinding, String snapshot, String params) {
+        return restoreSession(name, repo, appBinding, snapshot, params, "etcd-restore-3.5.0");
+    }
+
+    public static String restoreSession(String name, String repo, String appBinding, String snapshot, String params,
+                                        String task) {
         return """
                 apiVersion: stash.appscode.com/v1beta1
                 kind: RestoreSession
                 metadata: {name: %s, namespace: demo}
                 spec:
                   task:
-                    name: etcd-restore-3.5.0
+                    name: %s
                     params: [%s]
                   repository: {name: %s}
                   target:
                     ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: %s}
                   rules:
                   - snapshots: [%s]
-                """.formatted(name, params, repo, appBinding, snapshot);
+                """.formatted(name, task, params, repo, appBinding, snapshot);
     }
 
     public static String param(String name, String value) {
