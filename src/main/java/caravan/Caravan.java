@@ -26,7 +26,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "caravan", mixinStandardHelpOptions = true, version = "caravan 0.1.0",
         description = "Backup and restore for etcd, driven by Stash's custom resources.",
-        subcommands = {Caravan.Run.class, Caravan.Snapshots.class, Caravan.Operator.class, Caravan.RestoreMember.class})
+        subcommands = {Caravan.Run.class, Caravan.Snapshots.class, Caravan.Operator.class, Caravan.RestoreMember.class,
+                Caravan.Integration.class})
 public final class Caravan {
     public static final int SUCCEEDED = 0;
     public static final int FAILED = 1;
@@ -174,6 +175,35 @@ public final class Caravan {
             }, "caravan-shutdown"));
             stopped.await();
             return SUCCEEDED;
+        }
+    }
+
+    @Command(name = "integration", description = "Run Camel YAML DSL integrations that use Caravan's Kamelets "
+            + "(e.g. examples/etcd-hourly-to-s3.camel.yaml), without the operator, until stopped.")
+    static final class Integration implements Callable<Integer> {
+        @CommandLine.Parameters(paramLabel = "FILE", arity = "1..*", description = "Integration files (*.camel.yaml).")
+        List<java.nio.file.Path> files;
+        @Option(names = "--kamelets", paramLabel = "DIR", description = "Where the Kamelets are (default: ./kamelets "
+                + "if it exists, then the ones inside caravan.jar).")
+        java.nio.file.Path kamelets;
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Set a property the integration reads, or a "
+                + "Camel option (e.g. camel.main.duration-max-messages=1).")
+        Map<String, String> overrides = new LinkedHashMap<>();
+
+        @Override
+        public Integer call() throws Exception {
+            org.apache.camel.main.Main main = new org.apache.camel.main.Main();
+            main.addOverrideProperty("camel.main.name", "caravan-integration");
+            main.addOverrideProperty("camel.main.base-package-scan-enabled", "false"); // only the given integrations
+            main.addOverrideProperty("camel.main.routes-include-pattern", String.join(",",
+                    files.stream().map(f -> "file:" + f.toAbsolutePath()).toList()));
+            String location = kamelets != null ? "file:" + kamelets.toAbsolutePath()
+                    : java.nio.file.Files.isDirectory(java.nio.file.Path.of("kamelets"))
+                    ? "file:" + java.nio.file.Path.of("kamelets").toAbsolutePath() + ",classpath:kamelets" : "classpath:kamelets";
+            main.addOverrideProperty("camel.component.kamelet.location", location);
+            overrides.forEach(main::addOverrideProperty);
+            main.run();
+            return main.getExitCode();
         }
     }
 

@@ -35,9 +35,12 @@ public class OperatorRoutes extends RouteBuilder {
         // schedules (every replica keeps them in sync; with leader election only the leader's triggers fire)
         from(Watches.CONFIGS).routeId("reconcile-schedule")
             .bean("caravanSchedules", "reconcile");
+        long jitter = caravan.util.Durations.parse(
+                getContext().resolvePropertyPlaceholders("{{caravan.operator.schedule-jitter}}")).toMillis();
         routeTemplate("backup-schedule")
             .templateParameter("uri").templateParameter("namespace").templateParameter("name")
             .from("{{uri}}")
+                .delay(simple("${random(0," + (jitter + 1) + ")}")).asyncDelayed() // spread configs due at once
                 .setHeader("namespace", constant("{{namespace}}"))
                 .setHeader("name", constant("{{name}}"))
                 .bean("caravanSessions", "createScheduled");       // a BackupSession, as Stash's CronJob makes it

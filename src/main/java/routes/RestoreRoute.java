@@ -5,6 +5,8 @@ import caravan.session.Planner;
 import caravan.session.SessionReport;
 import caravan.session.SnapshotReader;
 import caravan.session.Workspace;
+import caravan.session.Retries;
+import org.apache.camel.LoggingLevel;
 import org.apache.camel.builder.RouteBuilder;
 
 /**
@@ -13,9 +15,12 @@ import org.apache.camel.builder.RouteBuilder;
  */
 public class RestoreRoute extends RouteBuilder {
     @Override
-    public void configure() {
+    public void configure() throws Exception {
         // failures are caught and reported by the session (status, one log line); no stack trace per route
         errorHandler(defaultErrorHandler().logExhausted(false));
+        int retries = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.storage.retries}}"));
+        long retryDelay = caravan.util.Durations.parse(
+                getContext().resolvePropertyPlaceholders("{{caravan.storage.retry-delay}}")).toMillis();
         from("direct:restore").routeId("restore")
             .streamCache("false")
             .setProperty("run", body())
@@ -38,6 +43,9 @@ public class RestoreRoute extends RouteBuilder {
 
         // one object of the snapshot (body: a StoredObject) → download → decrypt → unzstd, both SHA-256s checked
         from("direct:fetch-object").routeId("fetch-object")
+            .errorHandler(defaultErrorHandler().logExhausted(false)          // transient failures: retried with back-off
+                .retryWhile(e -> Retries.transientFailure(e, retries)).redeliveryDelay(retryDelay)
+                .useExponentialBackOff().retryAttemptedLogLevel(LoggingLevel.WARN))
             .bean(SnapshotReader.class, "fetch");
     }
 }

@@ -45,7 +45,7 @@ import java.util.Map;
 public final class EtcdSteps {
     private static final Logger LOG = LoggerFactory.getLogger(EtcdSteps.class);
     /** Sources the env file named by $0, then runs the rest of the arguments. */
-    static final String WRAPPER = "set -a; . \"$0\"; set +a; exec \"$@\"";
+    public static final String WRAPPER = "set -a; . \"$0\"; set +a; exec \"$@\"";
     static final String SNAPSHOT_FILE = "snapshot.db";
     private static final String HEALTHY = "caravanEtcdHealthy";
     private static final String WAIT_UNTIL = "caravanEtcdWaitUntil";
@@ -88,7 +88,7 @@ public final class EtcdSteps {
         run.params.put("_etcdTls", String.join("\u0000", tls));
     }
 
-    static String shellQuote(String s) {
+    public static String shellQuote(String s) {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 

@@ -29,19 +29,33 @@ public final class Sealer {
 
     public static Result seal(Path plain, Path sealed, StreamingAead aead, byte[] aad, int level, int workers,
                               LongConsumer progress) throws IOException, GeneralSecurityException {
-        Hashing.In in;
-        Hashing.Out stored;
         try (InputStream raw = Files.newInputStream(plain);
              OutputStream file = new BufferedOutputStream(Files.newOutputStream(sealed), BUFFER)) {
-            in = new Hashing.In(raw, progress);
-            stored = new Hashing.Out(file);
-            try (OutputStream enc = aead.newEncryptingStream(stored, aad);
-                 ZstdOutputStream z = new ZstdOutputStream(new BufferedOutputStream(enc, BUFFER), level)) {
-                if (workers > 0) {
-                    z.setWorkers(workers);
-                }
-                in.transferTo(z);
+            return seal(raw, file, aead, aad, level, workers, progress);
+        }
+    }
+
+    /** Compresses and encrypts a stream into another (which stays open). */
+    public static Result seal(InputStream plain, OutputStream sealed, StreamingAead aead, byte[] aad, int level,
+                              int workers, LongConsumer progress) throws IOException, GeneralSecurityException {
+        Hashing.In in = new Hashing.In(plain, progress);
+        Hashing.Out stored = new Hashing.Out(new java.io.FilterOutputStream(sealed) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
             }
+
+            @Override
+            public void close() throws IOException {
+                flush(); // the caller closes its own stream
+            }
+        });
+        try (OutputStream enc = aead.newEncryptingStream(stored, aad);
+             ZstdOutputStream z = new ZstdOutputStream(new BufferedOutputStream(enc, BUFFER), level)) {
+            if (workers > 0) {
+                z.setWorkers(workers);
+            }
+            in.transferTo(z);
         }
         return new Result(in.count(), in.sha256Hex(), stored.count(), stored.sha256Hex());
     }

@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -126,6 +127,22 @@ public final class SnapshotStore implements AutoCloseable {
                 return id;
             }
         }
+    }
+
+    /** Compresses and encrypts one file of a snapshot into {@code sealed}; returns its manifest entry. */
+    public SnapshotManifest.StoredObject seal(String snapshotId, String name, Path plain, Path sealed, int level,
+                                              int workers, java.util.function.LongConsumer progress)
+            throws IOException, java.security.GeneralSecurityException {
+        Sealer.Result r = Sealer.seal(plain, sealed, key.aead(), RepositoryKey.associatedData(snapshotId, name), level,
+                workers, progress);
+        SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();
+        o.name = name;
+        o.key = objectKey(snapshotId, name);
+        o.size = r.plainSize();
+        o.sha256 = r.plainSha256();
+        o.storedSize = r.storedSize();
+        o.storedSha256 = r.storedSha256();
+        return o;
     }
 
     public static String objectKey(String snapshotId, String objectName) {

@@ -4,8 +4,6 @@ import caravan.CaravanException;
 import caravan.api.BackupConfiguration;
 import caravan.api.Refs;
 import caravan.repository.Backends;
-import caravan.repository.RepositoryKey;
-import caravan.repository.Sealer;
 import caravan.repository.SnapshotManifest;
 import caravan.repository.SnapshotStore;
 import org.apache.camel.Exchange;
@@ -79,24 +77,16 @@ public final class SnapshotWriter {
         Files.createDirectories(sealed.getParent());
         long t0 = System.nanoTime();
         Progress progress = new Progress(run, "sealing " + a.name(), Files.size(a.file()));
-        Sealer.Result r = Sealer.seal(a.file(), sealed, run.store.key().aead(),
-                RepositoryKey.associatedData(run.snapshot.id, a.name()), run.settings.compressionLevel(),
-                run.settings.compressionWorkers(), progress);
+        SnapshotManifest.StoredObject o = run.store.seal(run.snapshot.id, a.name(), a.file(), sealed,
+                run.settings.compressionLevel(), run.settings.compressionWorkers(), progress);
         progress.finish();
         // the plaintext is no longer needed: free the disk before the upload
         Files.deleteIfExists(a.file());
-        SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();
-        o.name = a.name();
-        o.key = key;
-        o.size = r.plainSize();
-        o.sha256 = r.plainSha256();
-        o.storedSize = r.storedSize();
-        o.storedSha256 = r.storedSha256();
         o.metadata.putAll(a.metadata());
         synchronized (run.snapshot) {
             run.snapshot.objects.add(o);
         }
-        LOG.info("{}: sealed {} ({} → {} bytes) in {} ms", run.describe(), a.name(), r.plainSize(), r.storedSize(),
+        LOG.info("{}: sealed {} ({} → {} bytes) in {} ms", run.describe(), a.name(), o.size, o.storedSize,
                 (System.nanoTime() - t0) / 1_000_000);
         exchange.getIn().setBody(sealed.toFile());
         exchange.getIn().getHeaders().putAll(run.store.backend().uploadHeaders(key));

@@ -1,0 +1,59 @@
+package caravan.kamelet;
+
+import org.apache.camel.Exchange;
+import org.apache.camel.support.SynchronizationAdapter;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/** Temp files of the Kamelets' beans: created per exchange, removed when the exchange is done. */
+final class KameletFiles {
+    private KameletFiles() {
+    }
+
+    /** A private temp dir under {@code workDir} (empty: the JVM temp dir), removed when the exchange completes. */
+    static Path tempDir(Exchange ex, String workDir, String prefix) {
+        try {
+            Path base = workDir == null || workDir.isBlank() ? Path.of(System.getProperty("java.io.tmpdir")) : Path.of(workDir);
+            Files.createDirectories(base);
+            Path dir = Files.createTempDirectory(base, prefix);
+            ex.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+                @Override
+                public void onDone(Exchange exchange) {
+                    caravan.util.Paths2.deleteRecursively(dir);
+                }
+            });
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temp dir under " + workDir, e);
+        }
+    }
+
+    /** The body as a file: a File or Path as it is, anything else (stream, bytes) written into {@code dir}. */
+    static Path bodyFile(Exchange ex, Path dir, String name) {
+        Object body = ex.getIn().getBody();
+        if (body instanceof File f) {
+            return f.toPath();
+        }
+        if (body instanceof Path p) {
+            return p;
+        }
+        Path out = dir.resolve(name);
+        try (InputStream in = ex.getIn().getMandatoryBody(InputStream.class)) {
+            Files.copy(in, out, StandardCopyOption.REPLACE_EXISTING);
+            return out;
+        } catch (IOException | org.apache.camel.InvalidPayloadException e) {
+            throw new IllegalArgumentException("the message body cannot be read as a file: " + e.getMessage(), e);
+        }
+    }
+
+    static String prop(Exchange ex, String name) {
+        String v = ex.getProperty("kamelet." + name, String.class);
+        return v == null || v.isBlank() ? null : v.strip();
+    }
+}
