@@ -48,7 +48,7 @@ public class BackupRoute extends RouteBuilder {
         // one finished file of the dump (body: an Artifact) becomes an object of the snapshot
         from("direct:store-artifact").routeId("store-artifact")
             .errorHandler(defaultErrorHandler().logExhausted(false)          // transient failures: retried with back-off
-                .retryWhile(e -> Retries.transientFailure(e, retries)).redeliveryDelay(retryDelay)
+                .retryWhile(Retries.expression(retries)).redeliveryDelay(retryDelay)
                 .useExponentialBackOff().retryAttemptedLogLevel(LoggingLevel.WARN))
             .bean(SnapshotWriter.class, "seal")                    // zstd + Tink streaming AEAD → staged file
             .toD("${exchangeProperty.caravanUploadUri}")           // aws2-s3 multipart, or file:

@@ -44,7 +44,7 @@ public class RestoreRoute extends RouteBuilder {
         // one object of the snapshot (body: a StoredObject) → download → decrypt → unzstd, both SHA-256s checked
         from("direct:fetch-object").routeId("fetch-object")
             .errorHandler(defaultErrorHandler().logExhausted(false)          // transient failures: retried with back-off
-                .retryWhile(e -> Retries.transientFailure(e, retries)).redeliveryDelay(retryDelay)
+                .retryWhile(Retries.expression(retries)).redeliveryDelay(retryDelay)
                 .useExponentialBackOff().retryAttemptedLogLevel(LoggingLevel.WARN))
             .bean(SnapshotReader.class, "fetch");
     }

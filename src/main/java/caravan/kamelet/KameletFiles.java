@@ -16,7 +16,12 @@ final class KameletFiles {
     private KameletFiles() {
     }
 
-    /** A private temp dir under {@code workDir} (empty: the JVM temp dir), removed when the exchange completes. */
+    /**
+     * A private temp dir under {@code workDir} (empty: the JVM temp dir), removed when the exchange is done
+     * with it: for a source, at the end of the integration's route; for a sink or an action, at the end of the
+     * Kamelet's own route (Camel runs a Kamelet on a copy of the exchange), so an action hands its result on
+     * as a {@link #deletingStream}.
+     */
     static Path tempDir(Exchange ex, String workDir, String prefix) {
         try {
             Path base = workDir == null || workDir.isBlank() ? Path.of(System.getProperty("java.io.tmpdir")) : Path.of(workDir);
@@ -50,6 +55,22 @@ final class KameletFiles {
         } catch (IOException | org.apache.camel.InvalidPayloadException e) {
             throw new IllegalArgumentException("the message body cannot be read as a file: " + e.getMessage(), e);
         }
+    }
+
+    /** A stream over a result file that removes the file when closed (an action's output outlives its route). */
+    static InputStream deletingStream(Path file) throws IOException {
+        Path kept = Files.createTempFile(file.getParent().getParent(), "caravan-result-", ".tmp");
+        Files.move(file, kept, StandardCopyOption.REPLACE_EXISTING);
+        return new java.io.FilterInputStream(new java.io.BufferedInputStream(Files.newInputStream(kept), 1 << 16)) {
+            @Override
+            public void close() throws IOException {
+                try {
+                    super.close();
+                } finally {
+                    Files.deleteIfExists(kept);
+                }
+            }
+        };
     }
 
     static String prop(Exchange ex, String name) {

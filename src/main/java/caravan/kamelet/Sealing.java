@@ -28,7 +28,7 @@ public final class Sealing {
     private static final byte[] AAD = "caravan/v1/kamelet".getBytes(StandardCharsets.US_ASCII);
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    /** Body: a file, stream or bytes. Afterwards: the sealed file (removed when the exchange is done). */
+    /** Body: a file, stream or bytes. Afterwards: a stream of the sealed file, which is removed when it is closed. */
     public void encrypt(Exchange ex) throws IOException, GeneralSecurityException {
         String password = KameletFiles.prop(ex, "password");
         int iterations = Integer.parseInt(KameletFiles.prop(ex, "iterations"));
@@ -48,12 +48,14 @@ public final class Sealing {
             header.write(salt);
             r = Sealer.seal(in, out, key.aead(), AAD, level, 0, null);
         }
-        ex.getIn().setBody(sealed.toFile());
+        ex.getIn().setHeader(Exchange.FILE_LENGTH, Files.size(sealed));
+        ex.getIn().setHeader("CamelAwsS3ContentLength", Files.size(sealed));
+        ex.getIn().setBody(KameletFiles.deletingStream(sealed));
         ex.getIn().setHeader("CaravanPlainSize", r.plainSize());
         ex.getIn().setHeader("CaravanPlainSha256", r.plainSha256());
     }
 
-    /** Body: what {@link #encrypt} made. Afterwards: the plain file (removed when the exchange is done). */
+    /** Body: what {@link #encrypt} made. Afterwards: a stream of the plain file, removed when it is closed. */
     public void decrypt(Exchange ex) throws IOException, GeneralSecurityException {
         String password = KameletFiles.prop(ex, "password");
         Path dir = KameletFiles.tempDir(ex, KameletFiles.prop(ex, "workDir"), "caravan-unseal-");
@@ -79,6 +81,8 @@ public final class Sealing {
             }
             ex.getIn().setHeader("CaravanPlainSha256", r.plainSha256());
         }
-        ex.getIn().setBody(plain.toFile());
+        ex.getIn().setHeader(Exchange.FILE_LENGTH, Files.size(plain));
+        ex.getIn().setHeader("CamelAwsS3ContentLength", Files.size(plain));
+        ex.getIn().setBody(KameletFiles.deletingStream(plain));
     }
 }

@@ -8,6 +8,16 @@ public final class Retries {
     private Retries() {
     }
 
+    /** For an error handler's retryWhile. */
+    public static org.apache.camel.Expression expression(int max) {
+        return new org.apache.camel.support.ExpressionAdapter() {
+            @Override
+            public Object evaluate(Exchange exchange) {
+                return transientFailure(exchange, max);
+            }
+        };
+    }
+
     /** True while the attempt count is below {@code max} and the failure is not a CaravanException. */
     public static boolean transientFailure(Exchange ex, int max) {
         Integer attempt = ex.getIn().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);

@@ -25,7 +25,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -228,6 +227,12 @@ class KameletsTest {
         }
     }
 
+    static byte[] readAndClose(java.io.InputStream in) throws java.io.IOException {
+        try (in) {
+            return in.readAllBytes();
+        }
+    }
+
     @Test
     void encryptThenDecryptGivesTheSameBytesAndAWrongPasswordFails() throws Exception {
         byte[] data = new byte[3 * 1024 * 1024 + 17];
@@ -239,9 +244,9 @@ class KameletsTest {
             @Override
             public void configure() {
                 from("direct:seal").to("kamelet:backup-encrypt-action?password=s3cret&iterations=1000")
-                    .process(e -> e.getIn().setBody(Files.readAllBytes(e.getIn().getBody(File.class).toPath())));
+                    .process(e -> e.getIn().setBody(readAndClose(e.getIn().getBody(java.io.InputStream.class))));
                 from("direct:open").to("kamelet:backup-decrypt-action?password=s3cret")
-                    .process(e -> e.getIn().setBody(Files.readAllBytes(e.getIn().getBody(File.class).toPath())));
+                    .process(e -> e.getIn().setBody(readAndClose(e.getIn().getBody(java.io.InputStream.class))));
                 from("direct:wrong").to("kamelet:backup-decrypt-action?password=wrong");
             }
         });
@@ -255,6 +260,12 @@ class KameletsTest {
             byte[] tampered = sealed.clone();
             tampered[tampered.length / 2] ^= 1;
             assertThatThrownBy(() -> t.requestBody("direct:open", tampered)).hasStackTraceContaining("modified");
+            // the action's files are gone once its result is read: nothing piles up in the temp dir
+            try (Stream<Path> left = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+                assertThat(left.map(p -> p.getFileName().toString())
+                        .filter(n -> n.startsWith("caravan-seal-") || n.startsWith("caravan-unseal-")
+                                || n.startsWith("caravan-result-"))).isEmpty();
+            }
         } finally {
             c.close();
         }
