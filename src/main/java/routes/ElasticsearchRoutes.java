@@ -27,17 +27,18 @@ public class ElasticsearchRoutes extends RouteBuilder {
         from("direct:elasticsearch-dump").routeId("elasticsearch-dump")
             .to("direct:elasticsearch-connect")
             .split(method(ElasticsearchSteps.class, "dumpLanes"))     // indices matching --match, balanced by size
-                    .parallelProcessing().executorService(lanes).stopOnException()
+                    .parallelProcessing().executorService(lanes)          // every lane ends before the session does
                 .split(body()).stopOnException()                       // one lane: its indices, one after another
                     .filter(method(ElasticsearchSteps.class, "notAborted"))
                         .doTry()
                             .to("direct:elasticsearch-dump-index")
                         .doCatch(Exception.class)
-                            .bean(ElasticsearchSteps.class, "laneFailed") // the other lanes stop too
+                            .bean(ElasticsearchSteps.class, "laneFailed") // the other lanes stop before their next index
                         .end()
                     .end()
                 .end()
             .end()
+            .bean(ElasticsearchSteps.class, "rethrowLaneFailure")     // the first failure fails the session
             .split(method(ElasticsearchSteps.class, "dumpTemplates")).stopOnException()
                 .to("direct:store-artifact")                           // cluster templates, once
             .end()
@@ -57,7 +58,7 @@ public class ElasticsearchRoutes extends RouteBuilder {
             .end()
             .bean(ElasticsearchSteps.class, "loadTemplates")           // templates before the indices they shape
             .split(method(ElasticsearchSteps.class, "loadLanes"))
-                    .parallelProcessing().executorService(lanes).stopOnException()
+                    .parallelProcessing().executorService(lanes)
                 .split(body()).stopOnException()
                     .filter(method(ElasticsearchSteps.class, "notAborted"))
                         .doTry()
@@ -68,12 +69,14 @@ public class ElasticsearchRoutes extends RouteBuilder {
                     .end()
                 .end()
             .end()
+            .bean(ElasticsearchSteps.class, "rethrowLaneFailure")
             .bean(ElasticsearchSteps.class, "loadDone");
 
         from("direct:elasticsearch-load-index").routeId("elasticsearch-load-index")
             .split(method(ElasticsearchSteps.class, "indexObjects")).stopOnException()
                 .to("direct:fetch-object")                             // this index's files, verified
             .end()
+            .bean(ElasticsearchSteps.class, "replaceExisting")        // replace=true: delete it only now
             .bean(ElasticsearchSteps.class, "loadIndex").to("exec:multielasticdump") // settings, mappings, then data
             .bean(ElasticsearchSteps.class, "loaded")
             .filter(method(ElasticsearchSteps.class, "hasAliases"))

@@ -57,6 +57,24 @@ public final class DumpArgs {
         return d;
     }
 
+    /**
+     * Refuses options that make elasticdump run code or read local files ({@code --transform},
+     * {@code --customMatcher}, any {@code @file} value): whoever may write a BackupConfiguration would
+     * otherwise run code where Caravan runs, with its service account. The operator's owner can allow them.
+     */
+    public DumpArgs checkSafe(boolean allowCode) {
+        if (allowCode) {
+            return this;
+        }
+        for (String[] o : options) {
+            if (o[0].equals("transform") || o[0].equals("customMatcher") || o[1].startsWith("@")) {
+                throw new CaravanException("InvalidSpec", where + ": --" + o[0] + " runs code or reads a local file in "
+                        + "Caravan's process; set caravan.elasticsearch.allow-code-in-args=true to allow it");
+            }
+        }
+        return this;
+    }
+
     /** The last value given for an option, or null. */
     public String get(String key) {
         String v = null;

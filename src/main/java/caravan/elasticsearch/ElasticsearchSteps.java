@@ -43,7 +43,7 @@ import java.util.zip.GZIPInputStream;
  * does) and runs one multielasticdump per index, several at once, so that every index is dumped, each
  * index's files are stored as soon as they are complete, and every failure names its index.
  * <p>
- * Credentials go into a 0400 {@code --httpAuthFile} (Stash's format), the AppBinding's {@code caBundle}
+ * Credentials go into a 0600 {@code --httpAuthFile} (Stash's format), the AppBinding's {@code caBundle}
  * into {@code --input-ca}/{@code --output-ca}; the command line holds only file names. Document counts
  * are checked on both sides: the dumped file against the index (before and after the dump), and the
  * restored index against the manifest.
@@ -54,6 +54,7 @@ public final class ElasticsearchSteps {
     static final String ARGS = "caravanDumpArgs";
     static final String INDEX = "caravanIndex";
     static final String ABORT = "caravanAbort";
+    static final String FAILURE = "caravanLaneFailure";
     static final String START = "caravanStepStart";
     static final String COUNT_BEFORE = "caravanCountBefore";
     static final String PLAN = "caravanRestorePlan";
@@ -93,8 +94,10 @@ public final class ElasticsearchSteps {
         run.params.put("_esUrl", url);
         SearchCluster es = new SearchCluster(url, user, password, ca, run.target.where());
         ex.setProperty(CLUSTER, es);
-        ex.setProperty(ARGS, DumpArgs.parse(run.param("args", ""), run.describe() + " task param args"));
+        ex.setProperty(ARGS, DumpArgs.parse(run.param("args", ""), run.describe() + " task param args")
+                .checkSafe(run.settings.elasticsearch().allowCodeInArgs()));
         ex.setProperty(ABORT, new AtomicBoolean());
+        ex.setProperty(FAILURE, new java.util.concurrent.atomic.AtomicReference<Exception>());
 
         Duration wait = waitTimeout(run);
         Instant until = Instant.now().plus(wait);
@@ -208,10 +211,23 @@ public final class ElasticsearchSteps {
         return !ex.getProperty(ABORT, AtomicBoolean.class).get();
     }
 
-    /** A lane failed: stop the others and fail with its error. */
-    public void laneFailed(Exchange ex) throws Exception {
+    /**
+     * A lane failed: the other lanes stop before their next index, and the first failure is kept. Lanes are not
+     * stopped mid-index; the session waits for them, so nothing runs or uploads after it has ended.
+     */
+    @SuppressWarnings("unchecked")
+    public void laneFailed(Exchange ex) {
         ex.getProperty(ABORT, AtomicBoolean.class).set(true);
-        throw ex.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        ex.getProperty(FAILURE, java.util.concurrent.atomic.AtomicReference.class)
+                .compareAndSet(null, ex.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class));
+    }
+
+    /** After all lanes ended: the first lane failure, if any, fails the session. */
+    public void rethrowLaneFailure(Exchange ex) throws Exception {
+        Exception e = (Exception) ex.getProperty(FAILURE, java.util.concurrent.atomic.AtomicReference.class).get();
+        if (e != null) {
+            throw e;
+        }
     }
 
     // ---------------------------------------------------------------- backup
@@ -225,10 +241,20 @@ public final class ElasticsearchSteps {
         DumpArgs args = args(ex);
         Pattern match = args.match(DEFAULT_MATCH);
         Map<String, Long> docs = new TreeMap<>();
+        Set<String> closed = es.closedIndices();
+        List<String> skipped = new ArrayList<>();
         for (Map.Entry<String, List<String>> e : es.indicesWithAliases().entrySet()) {
             if (match.matcher(e.getKey()).find() || e.getValue().stream().anyMatch(a -> match.matcher(a).find())) {
-                docs.put(e.getKey(), es.count(e.getKey()));
+                if (closed.contains(e.getKey())) {
+                    skipped.add(e.getKey());
+                } else {
+                    docs.put(e.getKey(), es.count(e.getKey(), false));
+                }
             }
+        }
+        if (!skipped.isEmpty()) {
+            LOG.warn("{}: closed indices cannot be dumped and are left out: {}", run.describe(), String.join(", ", skipped));
+            run.snapshot.metadata.put("closedIndicesLeftOut", skipped);
         }
         Set<String> types = perIndexTypes(args);
         if (docs.isEmpty() && !args.types().contains("template")) {
@@ -252,6 +278,19 @@ public final class ElasticsearchSteps {
         return t;
     }
 
+    /**
+     * What multielasticdump is asked to dump. elasticdump writes the same file for --type=analyzer as for
+     * --type=settings (both read GET /&lt;index&gt;/_settings), so with both wanted the analyzer file is a copy
+     * of the settings file instead of another elasticdump run.
+     */
+    private static Set<String> toolTypes(DumpArgs args) {
+        Set<String> t = perIndexTypes(args);
+        if (t.contains("settings")) {
+            t.remove("analyzer");
+        }
+        return t;
+    }
+
     /** Body: an index name. Sets up `multielasticdump --direction=dump` for this one index. */
     public void dumpIndex(Exchange ex, @ExchangeProperty("run") BackupRun run) throws Exception {
         String index = ex.getIn().getBody(String.class);
@@ -259,10 +298,10 @@ public final class ElasticsearchSteps {
         Path out = run.workspace.resolve("data").resolve(index);
         Files.createDirectories(out);
         ex.setProperty(INDEX, index);
-        ex.setProperty(COUNT_BEFORE, cluster(ex).count(index));
+        ex.setProperty(COUNT_BEFORE, cluster(ex).count(index, false));
         List<String> cmd = new ArrayList<>(List.of("--direction=dump", "--input=" + run.params.get("_esUrl"),
                 "--output=" + out, "--match=^" + jsRegexQuote(index) + "$", "--parallel=1"));
-        cmd.addAll(DumpArgs.ignoreFlags(perIndexTypes(args)));
+        cmd.addAll(DumpArgs.ignoreFlags(toolTypes(args)));
         cmd.addAll(connectionFlags(run, "input"));
         if (args.get("limit") == null) {
             cmd.add("--limit=" + run.settings.elasticsearch().limit());
@@ -287,8 +326,14 @@ public final class ElasticsearchSteps {
                     + " failed (exit " + r.getExitValue() + "): " + stderrTail(r));
         }
         Path dir = run.workspace.resolve("data").resolve(index);
-        Map<String, Path> files = filesByType(dir, index);
         Set<String> wanted = perIndexTypes(args(ex));
+        Map<String, Path> files = filesByType(dir, index);
+        if (wanted.contains("analyzer") && files.containsKey("settings") && !files.containsKey("analyzer")) {
+            Path analyzer = files.get("settings").resolveSibling(files.get("settings").getFileName().toString()
+                    .replace(".settings.json", ".analyzer.json"));
+            Files.copy(files.get("settings"), analyzer);
+            files.put("analyzer", analyzer);
+        }
         for (String t : wanted) {
             if (t.equals("analyzer") && !files.containsKey(t)) {
                 continue; // elasticdump writes no analyzer file for an index without custom analysis
@@ -306,7 +351,7 @@ public final class ElasticsearchSteps {
             if (f.getKey().equals("data")) {
                 long dumped = lines(f.getValue());
                 long before = ex.getProperty(COUNT_BEFORE, Long.class);
-                long after = cluster(ex).count(index);
+                long after = cluster(ex).count(index, false);
                 if (!args(ex).filtersDocuments() && (dumped < Math.min(before, after) || dumped > Math.max(before, after))) {
                     throw new CaravanException("DumpIncomplete", run.describe() + ": the dump of index " + index
                             + " stopped half-way: it holds " + dumped + " documents, the index has "
@@ -349,7 +394,7 @@ public final class ElasticsearchSteps {
 
     /** One index to restore: its name in the snapshot and in the cluster, its objects, types and documents. */
     public record IndexPlan(String index, String target, List<SnapshotManifest.StoredObject> objects, Set<String> types,
-                            Long documents) {
+                            Long documents, boolean replace) {
     }
 
     /**
@@ -428,10 +473,11 @@ public final class ElasticsearchSteps {
                 continue;
             }
             String target = args.targetName(index);
-            if (es.exists(target)) {
+            boolean exists = es.exists(target);
+            if (exists) {
                 existing.add(target);
             }
-            plans.add(new IndexPlan(index, target, needed, types, types.contains("data") ? documents : null));
+            plans.add(new IndexPlan(index, target, needed, types, types.contains("data") ? documents : null, exists));
         }
         if (!existing.isEmpty() && !replace) {
             throw new CaravanException("IndexExists", run.describe() + ": " + (existing.size() == 1 ? "index " : "indices ")
@@ -445,10 +491,6 @@ public final class ElasticsearchSteps {
             throw new CaravanException("NothingToRestore", run.describe() + ": no index of snapshot " + run.snapshot.id
                     + " is selected (indices=" + (indicesParam == null ? "all" : indicesParam) + ", --match="
                     + match.pattern() + ")");
-        }
-        for (String target : existing) {
-            LOG.info("{}: replacing index {} (replace=true)", run.describe(), target);
-            es.delete(target);
         }
         ex.setProperty(PLAN, plans);
         LOG.info("{}: restoring {} indices of snapshot {} to {}", run.describe(), plans.size(), run.snapshot.id,
@@ -504,6 +546,15 @@ public final class ElasticsearchSteps {
         return p.objects();
     }
 
+    /** replace=true and the index exists: it is deleted now, after its files are fetched and verified. */
+    public void replaceExisting(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws Exception {
+        IndexPlan p = ex.getProperty(INDEX, IndexPlan.class);
+        if (p.replace()) {
+            LOG.info("{}: replacing index {} (replace=true)", run.describe(), p.target());
+            cluster(ex).delete(p.target());
+        }
+    }
+
     /** Settings (with analysis) and mappings, then data: `multielasticdump --direction=load` for one index. */
     public void loadIndex(Exchange ex, @ExchangeProperty("run") RestoreRun run) {
         IndexPlan p = ex.getProperty(INDEX, IndexPlan.class);
@@ -550,7 +601,7 @@ public final class ElasticsearchSteps {
     public void verifyIndex(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws Exception {
         IndexPlan p = ex.getProperty(INDEX, IndexPlan.class);
         if (p.documents() != null && !args(ex).filtersDocuments()) {
-            long count = cluster(ex).count(p.target());
+            long count = cluster(ex).count(p.target(), true);
             if (count != p.documents()) {
                 throw new CaravanException("DocumentCountMismatch", run.describe() + ": index " + p.target() + " has "
                         + count + " documents after the restore; snapshot " + run.snapshot.id + " recorded "
@@ -620,7 +671,7 @@ public final class ElasticsearchSteps {
     }
 
     /** Aliases in an alias file (a JSON string holding {"index":{"aliases":{...}}}, as elasticdump writes it). */
-    static int aliasCount(Path file, String index) throws IOException {
+    public static int aliasCount(Path file, String index) throws IOException {
         com.fasterxml.jackson.databind.JsonNode n = caravan.manifests.Yaml.JSON.readTree(file.toFile());
         if (n != null && n.isTextual()) {
             n = caravan.manifests.Yaml.JSON.readTree(n.asText());
@@ -628,8 +679,22 @@ public final class ElasticsearchSteps {
         return n == null ? 0 : n.path(index).path("aliases").size();
     }
 
+    /**
+     * Index and type of a file as multielasticdump names it in a flat dump directory: {@code books.mapping.json}
+     * → books, mapping; {@code books.json} → books, data (the same reading multielasticdump's load makes).
+     */
+    public static String[] describeDumpFile(String name) {
+        String base = name.replaceFirst("\\.gz$", "").replaceFirst("\\.json$", "");
+        for (String t : DumpArgs.TYPES) {
+            if (!t.equals("data") && base.endsWith("." + t)) {
+                return new String[] {base.substring(0, base.length() - t.length() - 1), t};
+            }
+        }
+        return new String[] {base, "data"};
+    }
+
     /** Documents in a data file: one JSON document per line. */
-    static long lines(Path file) throws IOException {
+    public static long lines(Path file) throws IOException {
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
              InputStream in = file.toString().endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw) {
             byte[] buf = new byte[1 << 16];

@@ -147,10 +147,34 @@ public final class SearchCluster {
         return out;
     }
 
-    /** Top-level documents in an index (nested documents not counted), after a refresh. */
-    public long count(String index) throws IOException, InterruptedException {
-        call("POST", seg(index) + "/_refresh", null);
+    /**
+     * Top-level documents in an index (nested documents not counted), as searches see them. With
+     * {@code refresh}, what was just loaded is made visible first (a restore; a backup user needs no refresh
+     * right, and a dump's scroll sees the same refreshed view as _count).
+     */
+    public long count(String index, boolean refresh) throws IOException, InterruptedException {
+        if (refresh) {
+            try {
+                call("POST", seg(index) + "/_refresh", null);
+            } catch (CaravanException forbidden) {
+                // no refresh right: the count may lag by one refresh interval
+            }
+        }
         return require(get(seg(index) + "/_count"), "counting documents of index " + index).path("count").asLong();
+    }
+
+    /** Names of the closed indices (they cannot be searched, so they cannot be dumped). */
+    public java.util.Set<String> closedIndices() throws IOException, InterruptedException {
+        Reply r = get("_cat/indices?format=json&h=index,status&expand_wildcards=all");
+        java.util.Set<String> closed = new java.util.TreeSet<>();
+        if (r.ok() && r.body() != null) {
+            for (JsonNode i : r.body()) {
+                if ("close".equals(i.path("status").asText())) {
+                    closed.add(i.path("index").asText());
+                }
+            }
+        }
+        return closed;
     }
 
     public boolean exists(String index) throws IOException, InterruptedException {

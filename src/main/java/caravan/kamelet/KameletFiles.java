@@ -61,6 +61,7 @@ final class KameletFiles {
     static InputStream deletingStream(Path file) throws IOException {
         Path kept = Files.createTempFile(file.getParent().getParent(), "caravan-result-", ".tmp");
         Files.move(file, kept, StandardCopyOption.REPLACE_EXISTING);
+        kept.toFile().deleteOnExit(); // if nobody ever closes the stream
         return new java.io.FilterInputStream(new java.io.BufferedInputStream(Files.newInputStream(kept), 1 << 16)) {
             @Override
             public void close() throws IOException {
@@ -73,8 +74,17 @@ final class KameletFiles {
         };
     }
 
+    /** Kamelet properties that hold secrets: masked wherever Caravan logs or reports. */
+    private static final java.util.Set<String> SECRETS = java.util.Set.of("password", "secretKey");
+
     static String prop(Exchange ex, String name) {
         String v = ex.getProperty("kamelet." + name, String.class);
-        return v == null || v.isBlank() ? null : v.strip();
+        if (v == null || v.isBlank()) {
+            return null;
+        }
+        if (SECRETS.contains(name)) {
+            caravan.util.Redactor.register(v.strip());
+        }
+        return v.strip();
     }
 }

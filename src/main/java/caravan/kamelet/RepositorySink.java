@@ -1,6 +1,7 @@
 package caravan.kamelet;
 
 import caravan.api.Repository;
+import caravan.elasticsearch.ElasticsearchSteps;
 import caravan.repository.Backend;
 import caravan.repository.Backends;
 import caravan.repository.S3Backend;
@@ -72,10 +73,25 @@ public final class RepositorySink {
             m.encryption.segmentSize = store.segmentSize();
             ProducerTemplate upload = ex.getContext().createProducerTemplate();
             try {
+                boolean search = "elasticsearch".equals(m.driver) && Files.isDirectory(body);
                 for (Path f : files) {
                     String objectName = Files.isDirectory(body) ? body.relativize(f).toString() : f.getFileName().toString();
+                    Map<String, Object> meta = new LinkedHashMap<>();
+                    if (search) {
+                        // the Elasticsearch driver's layout, so that a RestoreSession restores the dump index by index
+                        String[] it = ElasticsearchSteps.describeDumpFile(f.getFileName().toString());
+                        objectName = it[0] + "/" + f.getFileName();
+                        meta.put("index", it[0]);
+                        meta.put("type", it[1]);
+                        if (it[1].equals("data")) {
+                            meta.put("documents", ElasticsearchSteps.lines(f));
+                        } else if (it[1].equals("alias")) {
+                            meta.put("aliases", ElasticsearchSteps.aliasCount(f, it[0]));
+                        }
+                    }
                     Path sealed = dir.resolve("sealed-" + m.objects.size());
                     SnapshotManifest.StoredObject o = store.seal(m.id, objectName, f, sealed, m.compression.level, 0, null);
+                    o.metadata.putAll(meta);
                     upload.sendBodyAndHeaders(backend.uploadUri(), sealed.toFile(), backend.uploadHeaders(o.key));
                     backend.afterUpload(o.key);
                     Files.deleteIfExists(sealed);

@@ -27,6 +27,8 @@ public final class Sealing {
     static final byte[] MAGIC = "CARAVAN-SEALED-1".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] AAD = "caravan/v1/kamelet".getBytes(StandardCharsets.US_ASCII);
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** A crafted header must not make decryption spin for hours. */
+    static final int MAX_ITERATIONS = 10_000_000;
 
     /** Body: a file, stream or bytes. Afterwards: a stream of the sealed file, which is removed when it is closed. */
     public void encrypt(Exchange ex) throws IOException, GeneralSecurityException {
@@ -70,6 +72,10 @@ public final class Sealing {
                 throw new IllegalArgumentException("the message body is not a file sealed by backup-encrypt-action");
             }
             int iterations = header.readInt();
+            if (iterations < 1 || iterations > MAX_ITERATIONS) {
+                throw new IllegalArgumentException("the sealed file's header asks for " + iterations
+                        + " key derivation iterations (at most " + MAX_ITERATIONS + "): it is damaged or crafted");
+            }
             byte[] salt = new byte[16];
             header.readFully(salt);
             RepositoryKey key = RepositoryKey.derive(password.getBytes(StandardCharsets.UTF_8), salt, iterations);

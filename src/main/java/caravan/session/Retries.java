@@ -2,8 +2,17 @@ package caravan.session;
 
 import caravan.CaravanException;
 import org.apache.camel.Exchange;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.core.exception.SdkClientException;
 
-/** Which failures of an upload or download are worth another try: not the ones Caravan raised itself. */
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * Which failures of an upload or download are worth another try: network and I/O errors, and storage
+ * answers that say "try again" (5xx, 429, 408). Not Caravan's own errors (a digest mismatch, a wrong
+ * password) nor the storage's definite refusals (403, 404): those fail at once.
+ */
 public final class Retries {
     private Retries() {
     }
@@ -18,17 +27,28 @@ public final class Retries {
         };
     }
 
-    /** True while the attempt count is below {@code max} and the failure is not a CaravanException. */
+    /**
+     * True while fewer than {@code max} retries were made and the failure is transient. Camel counts the
+     * attempt about to be made ({@link Exchange#REDELIVERY_COUNTER} is 1 before the first retry).
+     */
     public static boolean transientFailure(Exchange ex, int max) {
         Integer attempt = ex.getIn().getHeader(Exchange.REDELIVERY_COUNTER, 0, Integer.class);
-        if (attempt >= max) {
+        if (attempt > max) {
             return false;
         }
+        boolean transientCause = false;
         for (Throwable t = ex.getException(); t != null; t = t.getCause()) {
             if (t instanceof CaravanException) {
                 return false;
             }
+            if (t instanceof AwsServiceException s) {
+                int code = s.statusCode();
+                return code >= 500 || code == 429 || code == 408;
+            }
+            if (t instanceof IOException || t instanceof UncheckedIOException || t instanceof SdkClientException) {
+                transientCause = true;
+            }
         }
-        return true;
+        return transientCause;
     }
 }

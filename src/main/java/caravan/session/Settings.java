@@ -19,7 +19,7 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
 
     /** The Elasticsearch/OpenSearch driver's settings (caravan.elasticsearch.*). */
     public record Elasticsearch(String multielasticdump, String elasticdump, int parallel, int limit,
-                                Duration waitTimeout, Duration healthInterval) {
+                                Duration waitTimeout, Duration healthInterval, boolean allowCodeInArgs) {
     }
 
     public static Settings from(CamelContext camel) {
@@ -45,7 +45,8 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
                         Integer.parseInt(prop(camel, "caravan.elasticsearch.parallel")),
                         Integer.parseInt(prop(camel, "caravan.elasticsearch.limit")),
                         Durations.parse(prop(camel, "caravan.elasticsearch.wait-timeout")),
-                        Durations.parse(prop(camel, "caravan.elasticsearch.health-interval"))));
+                        Durations.parse(prop(camel, "caravan.elasticsearch.health-interval")),
+                        Boolean.parseBoolean(prop(camel, "caravan.elasticsearch.allow-code-in-args"))));
     }
 
     private static String prop(CamelContext camel, String key) {
