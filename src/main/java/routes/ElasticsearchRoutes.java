@@ -6,8 +6,8 @@ import org.apache.camel.builder.RouteBuilder;
 import java.util.concurrent.ExecutorService;
 
 /**
- * The Elasticsearch/OpenSearch driver: one multielasticdump per index through camel-exec, indices spread
- * over lanes that run in parallel (caravan.elasticsearch.parallel). Each index's files are stored as soon as
+ * The Elasticsearch/OpenSearch driver: one multielasticdump per index through camel-exec, in lanes that run
+ * in parallel (caravan.elasticsearch.parallel); a free lane takes the largest index still waiting. Each index's files are stored as soon as
  * its dump is complete; on restore each index is fetched and loaded on its own, aliases last.
  */
 public class ElasticsearchRoutes extends RouteBuilder {
@@ -26,14 +26,15 @@ public class ElasticsearchRoutes extends RouteBuilder {
 
         from("direct:elasticsearch-dump").routeId("elasticsearch-dump")
             .to("direct:elasticsearch-connect")
-            .split(method(ElasticsearchSteps.class, "dumpLanes"))     // indices matching --match, balanced by size
+            .split(method(ElasticsearchSteps.class, "dumpLanes"))     // indices matching --match, largest first
                     .parallelProcessing().executorService(lanes)          // every lane ends before the session does
-                .split(body()).stopOnException()                       // one lane: its indices, one after another
-                    .filter(method(ElasticsearchSteps.class, "notAborted"))
+                .loopDoWhile(method(ElasticsearchSteps.class, "moreWork"))  // a free lane takes the next index
+                    .bean(ElasticsearchSteps.class, "takeIndex")
+                    .filter(body().isNotNull())
                         .doTry()
                             .to("direct:elasticsearch-dump-index")
                         .doCatch(Exception.class)
-                            .bean(ElasticsearchSteps.class, "laneFailed") // the other lanes stop before their next index
+                            .bean(ElasticsearchSteps.class, "laneFailed") // the other lanes take no new index
                         .end()
                     .end()
                 .end()
@@ -59,8 +60,9 @@ public class ElasticsearchRoutes extends RouteBuilder {
             .bean(ElasticsearchSteps.class, "loadTemplates")           // templates before the indices they shape
             .split(method(ElasticsearchSteps.class, "loadLanes"))
                     .parallelProcessing().executorService(lanes)
-                .split(body()).stopOnException()
-                    .filter(method(ElasticsearchSteps.class, "notAborted"))
+                .loopDoWhile(method(ElasticsearchSteps.class, "moreWork"))
+                    .bean(ElasticsearchSteps.class, "takeIndex")
+                    .filter(body().isNotNull())
                         .doTry()
                             .to("direct:elasticsearch-load-index")
                         .doCatch(Exception.class)

@@ -176,39 +176,39 @@ public final class ElasticsearchSteps {
         run.params.put("_elasticdumpVersion", out.lines().findFirst().orElse(out));
     }
 
-    /** Splits the work into lanes (largest first, each to the least loaded lane); lanes run in parallel. */
-    static <T> List<List<T>> lanes(List<T> items, Map<T, Long> weight, int parallel) {
-        int n = Math.max(1, Math.min(parallel, items.size()));
-        List<List<T>> lanes = new ArrayList<>();
-        long[] load = new long[n];
-        for (int i = 0; i < n; i++) {
-            lanes.add(new ArrayList<>());
-        }
+    static final String QUEUE = "caravanIndexQueue";
+
+    /**
+     * Queues the work, largest first, and returns one token per lane: the lanes run in parallel and each takes
+     * the next item when it is free ({@link #takeIndex}), so a few large indices do not leave lanes idle.
+     */
+    static <T> List<Integer> lanes(Exchange ex, List<T> items, Map<T, Long> weight, int parallel) {
         List<T> sorted = new ArrayList<>(items);
         sorted.sort(Comparator.comparing((T t) -> weight.getOrDefault(t, 0L)).reversed());
-        for (T t : sorted) {
-            int best = 0;
-            for (int i = 1; i < n; i++) {
-                if (load[i] < load[best]) {
-                    best = i;
-                }
-            }
-            lanes.get(best).add(t);
-            load[best] += Math.max(1, weight.getOrDefault(t, 0L));
+        ex.setProperty(QUEUE, new java.util.concurrent.ConcurrentLinkedQueue<>(sorted));
+        int n = Math.max(1, Math.min(parallel, items.size()));
+        List<Integer> lanes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            lanes.add(i);
         }
-        return lanes;
+        return items.isEmpty() ? List.of() : lanes;
+    }
+
+    /** True while indices are waiting and no lane has failed (a predicate: it changes nothing). */
+    public boolean moreWork(Exchange ex) {
+        return !ex.getProperty(ABORT, AtomicBoolean.class).get() && !ex.getProperty(QUEUE, java.util.Queue.class).isEmpty();
+    }
+
+    /** A lane is free: the next index becomes its body (null when another lane took the last one). */
+    public void takeIndex(Exchange ex, @ExchangeProperty("run") SessionRun run) {
+        String d = run.describe();
+        org.slf4j.MDC.put("session", d.substring(d.indexOf(' ') + 1)); // lane threads log under the session too
+        ex.getIn().setBody(ex.getProperty(QUEUE, java.util.Queue.class).poll());
     }
 
     private static int parallel(Exchange ex, SessionRun run) {
         int max = run.settings.elasticsearch().parallel();
         return Math.min(max, args(ex).parallel(max));
-    }
-
-    /** False once a lane has failed: the other lanes stop before their next index. */
-    public boolean notAborted(Exchange ex, @ExchangeProperty("run") SessionRun run) {
-        String d = run.describe();
-        org.slf4j.MDC.put("session", d.substring(d.indexOf(' ') + 1)); // lane threads log under the session too
-        return !ex.getProperty(ABORT, AtomicBoolean.class).get();
     }
 
     /**
@@ -234,9 +234,9 @@ public final class ElasticsearchSteps {
 
     /**
      * The indices to dump: every index whose name or alias matches {@code --match} (multielasticdump's rule;
-     * Caravan's default leaves out dot-indices), in lanes balanced by document count.
+     * Caravan's default leaves out dot-indices), queued largest first for the lanes.
      */
-    public List<List<String>> dumpLanes(Exchange ex, @ExchangeProperty("run") BackupRun run) throws Exception {
+    public List<Integer> dumpLanes(Exchange ex, @ExchangeProperty("run") BackupRun run) throws Exception {
         SearchCluster es = cluster(ex);
         DumpArgs args = args(ex);
         Pattern match = args.match(DEFAULT_MATCH);
@@ -268,7 +268,7 @@ public final class ElasticsearchSteps {
         run.snapshot.metadata.put("indices", docs);
         LOG.info("{}: dumping {} indices ({}) {} at a time", run.describe(), docs.size(), String.join(",", types),
                 parallel(ex, run));
-        return types.isEmpty() ? List.of() : lanes(new ArrayList<>(docs.keySet()), docs, parallel(ex, run));
+        return lanes(ex, types.isEmpty() ? List.of() : new ArrayList<>(docs.keySet()), docs, parallel(ex, run));
     }
 
     /** The per-index types (templates are dumped once for the cluster, not once per index as upstream does). */
@@ -530,12 +530,12 @@ public final class ElasticsearchSteps {
         }
     }
 
-    public List<List<IndexPlan>> loadLanes(Exchange ex, @ExchangeProperty("run") RestoreRun run) {
+    public List<Integer> loadLanes(Exchange ex, @ExchangeProperty("run") RestoreRun run) {
         @SuppressWarnings("unchecked")
         List<IndexPlan> plans = ex.getProperty(PLAN, List.class);
         Map<IndexPlan, Long> weight = new LinkedHashMap<>();
         plans.forEach(p -> weight.put(p, p.documents() == null ? 0L : p.documents()));
-        return plans.isEmpty() ? List.of() : lanes(plans, weight, parallel(ex, run));
+        return lanes(ex, plans, weight, parallel(ex, run));
     }
 
     /** Body: an IndexPlan; its objects, fetched into data/&lt;index&gt;/. */
