@@ -373,4 +373,34 @@ class OperatorTest {
                 assertThat(c.message).isEqualTo("scheduled: */5 * * * *"));
         client.resources(BackupConfiguration.class).inNamespace("demo").withName("etcd-backup").delete();
     }
+
+    /** The Elasticsearch driver through the operator, as the etcd one: an OpenSearch cluster backed up on a schedule and restored. */
+    @Test
+    @Order(9)
+    void anOpenSearchClusterIsBackedUpOnAScheduleAndRestored() {
+        caravan.testing.SearchServer os = caravan.testing.SearchServer.shared(caravan.testing.SearchServer.Flavor.OPENSEARCH_2);
+        caravan.testing.SearchData.deleteIfExists(os, "op-products");
+        caravan.testing.SearchData.deleteIfExists(os, "op-products-restored");
+        caravan.testing.SearchData.createIndex(os, "op-products", 1, "{\"op-shop\":{}}");
+        caravan.testing.SearchData.fill(os, "op-products", 2_500, 11);
+        apply(new Fixture().add(Fixture.searchAppBinding("search", os.url(), null))
+                .add(Fixture.backupConfiguration("search-every2s", "s3-repo", "search", 5, param("args", "--match=^op-"),
+                        "opensearch-backup-2.5.0").replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"")));
+        Await.until("a Succeeded OpenSearch BackupSession", Duration.ofSeconds(90),
+                () -> sessions("search-every2s").stream().anyMatch(s -> "Succeeded".equals(phase(s))));
+        client.resources(BackupConfiguration.class).inNamespace("demo").withName("search-every2s").delete();
+
+        apply(new Fixture().add(Fixture.restoreSession("search-restore", "s3-repo", "search", "latest",
+                param("args", "--suffix=-restored"), "opensearch-restore-2.5.0")));
+        Await.until("the OpenSearch RestoreSession done", Duration.ofSeconds(90), () -> {
+            RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("search-restore").get();
+            return r.getStatus() != null && List.of("Succeeded", "Failed").contains(r.getStatus().phase);
+        });
+        RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("search-restore").get();
+        assertThat(r.getStatus().phase).as(caravan.manifests.Yaml.toYaml(r.getStatus())).isEqualTo("Succeeded");
+        assertThat(caravan.testing.SearchData.state(os, "op-products-restored", List.of("op-products-7")).count())
+                .isEqualTo(2_500L);
+        assertThat(caravan.testing.SearchData.state(os, "op-products-restored", List.of("op-products-7")).sources())
+                .isEqualTo(caravan.testing.SearchData.state(os, "op-products", List.of("op-products-7")).sources());
+    }
 }
