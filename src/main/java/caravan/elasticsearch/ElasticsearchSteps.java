@@ -81,7 +81,7 @@ public final class ElasticsearchSteps {
         }
         if (user != null) {
             // Stash's auth.txt, read by elasticdump's --httpAuthFile (ini; the quoted value is JSON-unescaped)
-            String ini = "user=" + user + "\npassword=" + jsonString(password) + "\n";
+            String ini = "user=" + jsonString(user) + "\npassword=" + jsonString(password) + "\n";
             Path auth = Paths2.writePrivate(dir.resolve("auth.txt"), ini.getBytes(StandardCharsets.UTF_8));
             run.params.put("_esAuthFile", auth.toString());
         }

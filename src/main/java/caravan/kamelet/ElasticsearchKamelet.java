@@ -24,8 +24,9 @@ public final class ElasticsearchKamelet {
         List<String> args = new ArrayList<>(List.of("--direction=dump", "--input=" + KameletFiles.prop(ex, "url"),
                 "--output=" + out, "--match=" + KameletFiles.prop(ex, "match"), "--limit=" + KameletFiles.prop(ex, "limit")));
         if (KameletFiles.prop(ex, "username") != null) {
-            String ini = "user=" + KameletFiles.prop(ex, "username") + "\npassword="
-                    + caravan.manifests.Yaml.JSON.writeValueAsString(String.valueOf(KameletFiles.prop(ex, "password"))) + "\n";
+            String ini = "user=" + caravan.manifests.Yaml.JSON.writeValueAsString(KameletFiles.prop(ex, "username"))
+                    + "\npassword=" + caravan.manifests.Yaml.JSON.writeValueAsString(String.valueOf(KameletFiles.prop(ex, "password")))
+                    + "\n";
             args.add("--httpAuthFile=" + Paths2.writePrivate(dir.resolve("auth.txt"), ini.getBytes(StandardCharsets.UTF_8)));
         }
         if (KameletFiles.prop(ex, "args") != null) {
