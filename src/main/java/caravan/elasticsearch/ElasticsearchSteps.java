@@ -401,7 +401,7 @@ public final class ElasticsearchSteps {
      * Chooses the indices (task param {@code indices}: names or globs, comma-separated; and/or {@code --match}),
      * and checks the target cluster before anything is downloaded or written: an index that already exists
      * fails the restore unless task param {@code replace} is true (or args hold {@code --delete=true}), in
-     * which case it is deleted first.
+     * which case it is deleted in its lane once its files are fetched and verified ({@link #replaceExisting}).
      */
     public void planRestore(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws Exception {
         DumpArgs args = args(ex);
