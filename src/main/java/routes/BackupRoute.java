@@ -7,7 +7,6 @@ import caravan.session.SessionReport;
 import caravan.session.SnapshotWriter;
 import caravan.session.Workspace;
 import caravan.session.Retries;
-import org.apache.camel.LoggingLevel;
 import org.apache.camel.builder.RouteBuilder;
 
 /**
@@ -16,12 +15,9 @@ import org.apache.camel.builder.RouteBuilder;
  */
 public class BackupRoute extends RouteBuilder {
     @Override
-    public void configure() throws Exception {
+    public void configure() {
         // failures are caught and reported by the session (status, one log line); no stack trace per route
         errorHandler(defaultErrorHandler().logExhausted(false));
-        int retries = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.storage.retries}}"));
-        long retryDelay = caravan.util.Durations.parse(
-                getContext().resolvePropertyPlaceholders("{{caravan.storage.retry-delay}}")).toMillis();
         from("direct:backup").routeId("backup")
             .streamCache("false")
             .setProperty("run", body())
@@ -47,9 +43,7 @@ public class BackupRoute extends RouteBuilder {
 
         // one finished file of the dump (body: an Artifact) becomes an object of the snapshot
         from("direct:store-artifact").routeId("store-artifact")
-            .errorHandler(defaultErrorHandler().logExhausted(false)          // transient failures: retried with back-off
-                .retryWhile(Retries.expression(retries)).redeliveryDelay(retryDelay)
-                .useExponentialBackOff().retryAttemptedLogLevel(LoggingLevel.WARN))
+            .errorHandler(Retries.storage(getContext()))           // transient failures: retried with back-off
             .bean(SnapshotWriter.class, "seal")                    // zstd + Tink streaming AEAD → staged file
             .toD("${exchangeProperty.caravanUploadUri}")           // aws2-s3 multipart, or file:
             .bean(SnapshotWriter.class, "stored");                 // the staged file is removed

@@ -20,12 +20,12 @@ public class ElasticsearchRoutes extends RouteBuilder {
                 .newFixedThreadPool(this, "caravan-elasticsearch", parallel);
 
         from("direct:elasticsearch-connect").routeId("elasticsearch-connect")
-            .bean(ElasticsearchSteps.class, "connect")                 // auth + CA files; wait for GET /, read the version
-            .bean(ElasticsearchSteps.class, "toolVersion").to("exec:elasticdump")
-            .bean(ElasticsearchSteps.class, "recordToolVersion");
+            .bean(ElasticsearchSteps.class, "connect");                // auth + CA files; wait for GET /, read the version
 
         from("direct:elasticsearch-dump").routeId("elasticsearch-dump")
             .to("direct:elasticsearch-connect")
+            .bean(ElasticsearchSteps.class, "toolVersion").to("exec:elasticdump") // for the manifest
+            .bean(ElasticsearchSteps.class, "recordToolVersion")
             .split(method(ElasticsearchSteps.class, "dumpLanes"))     // indices matching --match, largest first
                     .parallelProcessing().executorService(lanes)          // every lane ends before the session does
                 .loopDoWhile(method(ElasticsearchSteps.class, "moreWork"))  // a free lane takes the next index

@@ -6,7 +6,6 @@ import caravan.session.SessionReport;
 import caravan.session.SnapshotReader;
 import caravan.session.Workspace;
 import caravan.session.Retries;
-import org.apache.camel.LoggingLevel;
 import org.apache.camel.builder.RouteBuilder;
 
 /**
@@ -15,12 +14,9 @@ import org.apache.camel.builder.RouteBuilder;
  */
 public class RestoreRoute extends RouteBuilder {
     @Override
-    public void configure() throws Exception {
+    public void configure() {
         // failures are caught and reported by the session (status, one log line); no stack trace per route
         errorHandler(defaultErrorHandler().logExhausted(false));
-        int retries = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.storage.retries}}"));
-        long retryDelay = caravan.util.Durations.parse(
-                getContext().resolvePropertyPlaceholders("{{caravan.storage.retry-delay}}")).toMillis();
         from("direct:restore").routeId("restore")
             .streamCache("false")
             .setProperty("run", body())
@@ -43,9 +39,7 @@ public class RestoreRoute extends RouteBuilder {
 
         // one object of the snapshot (body: a StoredObject) → download → decrypt → unzstd, both SHA-256s checked
         from("direct:fetch-object").routeId("fetch-object")
-            .errorHandler(defaultErrorHandler().logExhausted(false)          // transient failures: retried with back-off
-                .retryWhile(Retries.expression(retries)).redeliveryDelay(retryDelay)
-                .useExponentialBackOff().retryAttemptedLogLevel(LoggingLevel.WARN))
+            .errorHandler(Retries.storage(getContext()))           // transient failures: retried with back-off
             .bean(SnapshotReader.class, "fetch");
     }
 }

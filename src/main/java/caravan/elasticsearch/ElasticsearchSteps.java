@@ -5,12 +5,12 @@ import caravan.repository.SnapshotManifest;
 import caravan.session.BackupRun;
 import caravan.session.RestoreRun;
 import caravan.session.SessionRun;
+import caravan.util.Commands;
 import caravan.util.Durations;
 import caravan.util.Paths2;
 import caravan.util.Redactor;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
-import org.apache.camel.component.exec.ExecBinding;
 import org.apache.camel.component.exec.ExecResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,10 +80,7 @@ public final class ElasticsearchSteps {
                     + "username and password (or ADMIN_USERNAME and ADMIN_PASSWORD)");
         }
         if (user != null) {
-            // Stash's auth.txt, read by elasticdump's --httpAuthFile (ini; the quoted value is JSON-unescaped)
-            String ini = "user=" + jsonString(user) + "\npassword=" + jsonString(password) + "\n";
-            Path auth = Paths2.writePrivate(dir.resolve("auth.txt"), ini.getBytes(StandardCharsets.UTF_8));
-            run.params.put("_esAuthFile", auth.toString());
+            run.params.put("_esAuthFile", authFile(dir, user, password).toString());
         }
         byte[] ca = run.target.caBundle();
         if (ca != null && ca.length > 0) {
@@ -99,7 +96,7 @@ public final class ElasticsearchSteps {
         ex.setProperty(ABORT, new AtomicBoolean());
         ex.setProperty(FAILURE, new java.util.concurrent.atomic.AtomicReference<Exception>());
 
-        Duration wait = waitTimeout(run);
+        Duration wait = run.durationParam("waitTimeout", run.settings.elasticsearch().waitTimeout());
         Instant until = Instant.now().plus(wait);
         while (true) {
             try {
@@ -134,6 +131,12 @@ public final class ElasticsearchSteps {
         return Redactor.redact(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
     }
 
+    /** Stash's auth.txt for elasticdump's --httpAuthFile, 0600 (ini; quoted values are JSON-unescaped). */
+    public static Path authFile(Path dir, String user, String password) {
+        String ini = "user=" + jsonString(user) + "\npassword=" + jsonString(String.valueOf(password)) + "\n";
+        return Paths2.writePrivate(dir.resolve("auth.txt"), ini.getBytes(StandardCharsets.UTF_8));
+    }
+
     private static String jsonString(String s) {
         try {
             return caravan.manifests.Yaml.JSON.writeValueAsString(s);
@@ -147,31 +150,19 @@ public final class ElasticsearchSteps {
         return v != null ? v : run.target.text(alt);
     }
 
-    private static Duration waitTimeout(SessionRun run) {
-        String v = run.param("waitTimeout", null);
-        if (v == null) {
-            return run.settings.elasticsearch().waitTimeout();
-        }
-        try {
-            return Durations.parse(v);
-        } catch (IllegalArgumentException e) {
-            throw new CaravanException("InvalidSpec", run.describe() + " task param waitTimeout=" + v
-                    + " is not a duration (seconds, or e.g. 5m)");
-        }
-    }
-
     /** `elasticdump --version`, for the manifest. */
     public void toolVersion(Exchange ex, @ExchangeProperty("run") SessionRun run) {
-        exec(ex, run, run.settings.elasticsearch().elasticdump(), List.of("--version"), Duration.ofMinutes(1));
+        Commands.prepare(ex, run.settings.elasticsearch().elasticdump(), List.of("--version"),
+                run.timeLeft(Duration.ofMinutes(1)), run.workspace);
     }
 
     public void recordToolVersion(Exchange ex, @ExchangeProperty("run") SessionRun run) {
         ExecResult r = ex.getIn().getBody(ExecResult.class);
-        String out = read(r.getStdout()).strip();
+        String out = Commands.stdout(r).strip();
         if (r.getExitValue() != 0 || out.isEmpty()) {
             throw new CaravanException("ToolMissing", run.describe() + ": " + run.settings.elasticsearch().elasticdump()
                     + " --version failed (exit " + r.getExitValue() + "): install the npm package elasticdump "
-                    + "or set caravan.elasticsearch.elasticdump; " + stderrTail(r));
+                    + "or set caravan.elasticsearch.elasticdump; " + Commands.tail(r));
         }
         run.params.put("_elasticdumpVersion", out.lines().findFirst().orElse(out));
     }
@@ -201,8 +192,7 @@ public final class ElasticsearchSteps {
 
     /** A lane is free: the next index becomes its body (null when another lane took the last one). */
     public void takeIndex(Exchange ex, @ExchangeProperty("run") SessionRun run) {
-        String d = run.describe();
-        org.slf4j.MDC.put("session", d.substring(d.indexOf(' ') + 1)); // lane threads log under the session too
+        org.slf4j.MDC.put("session", run.key()); // lane threads log under the session too
         ex.getIn().setBody(ex.getProperty(QUEUE, java.util.Queue.class).poll());
     }
 
@@ -241,14 +231,14 @@ public final class ElasticsearchSteps {
         DumpArgs args = args(ex);
         Pattern match = args.match(DEFAULT_MATCH);
         Map<String, Long> docs = new TreeMap<>();
-        Set<String> closed = es.closedIndices();
+        Map<String, Long> listed = es.openIndexDocCounts(); // one call: open indices, their size for the queue
         List<String> skipped = new ArrayList<>();
         for (Map.Entry<String, List<String>> e : es.indicesWithAliases().entrySet()) {
             if (match.matcher(e.getKey()).find() || e.getValue().stream().anyMatch(a -> match.matcher(a).find())) {
-                if (closed.contains(e.getKey())) {
-                    skipped.add(e.getKey());
+                if (listed.containsKey(e.getKey())) {
+                    docs.put(e.getKey(), listed.get(e.getKey()));
                 } else {
-                    docs.put(e.getKey(), es.count(e.getKey(), false));
+                    skipped.add(e.getKey());
                 }
             }
         }
@@ -309,7 +299,8 @@ public final class ElasticsearchSteps {
         cmd.addAll(args.passThrough());
         ex.setProperty(START, Instant.now());
         LOG.info("{}: dumping index {}", run.describe(), index);
-        exec(ex, run, run.settings.elasticsearch().multielasticdump(), cmd, run.settings.commandTimeout());
+        Commands.prepare(ex, run.settings.elasticsearch().multielasticdump(), cmd, run.timeLeft(run.settings.commandTimeout()),
+                run.workspace);
     }
 
     /**
@@ -323,7 +314,7 @@ public final class ElasticsearchSteps {
         ExecResult r = ex.getIn().getBody(ExecResult.class);
         if (r.getExitValue() != 0) {
             throw new CaravanException("DumpFailed", run.describe() + ": multielasticdump of index " + index
-                    + " failed (exit " + r.getExitValue() + "): " + stderrTail(r));
+                    + " failed (exit " + r.getExitValue() + "): " + Commands.tail(r));
         }
         Path dir = run.workspace.resolve("data").resolve(index);
         Set<String> wanted = perIndexTypes(args(ex));
@@ -585,7 +576,8 @@ public final class ElasticsearchSteps {
             cmd.add("--limit=" + run.settings.elasticsearch().limit());
         }
         cmd.addAll(args.passThrough());
-        exec(ex, run, run.settings.elasticsearch().multielasticdump(), cmd, run.settings.commandTimeout());
+        Commands.prepare(ex, run.settings.elasticsearch().multielasticdump(), cmd, run.timeLeft(run.settings.commandTimeout()),
+                run.workspace);
     }
 
     public void loaded(Exchange ex, @ExchangeProperty("run") RestoreRun run) {
@@ -593,7 +585,7 @@ public final class ElasticsearchSteps {
         ExecResult r = ex.getIn().getBody(ExecResult.class);
         if (r.getExitValue() != 0) {
             throw new CaravanException("LoadFailed", run.describe() + ": multielasticdump load of index " + p.index()
-                    + " failed (exit " + r.getExitValue() + "): " + stderrTail(r));
+                    + " failed (exit " + r.getExitValue() + "): " + Commands.tail(r));
         }
     }
 
@@ -641,14 +633,6 @@ public final class ElasticsearchSteps {
             out.add("--" + side + "-ca=" + run.params.get("_esCaFile"));
         }
         return out;
-    }
-
-    private static void exec(Exchange ex, SessionRun run, String executable, List<String> args, Duration timeout) {
-        ex.getIn().setBody(null);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_EXECUTABLE, executable);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_ARGS, args);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_TIMEOUT, run.timeLeft(timeout).toMillis());
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, run.workspace.toString());
     }
 
     /** data → {@code <index>.json}, others → {@code <index>.<type>.json} (also .json.gz with --fsCompress). */
@@ -716,35 +700,5 @@ public final class ElasticsearchSteps {
     /** Escapes an index name for a JavaScript regular expression (multielasticdump's --match). */
     static String jsRegexQuote(String s) {
         return s.replaceAll("[.*+?^${}()|\\[\\]\\\\]", "\\\\$0");
-    }
-
-    static String stderrTail(ExecResult r) {
-        String err = read(r.getStderr()) + "\n" + read(r.getStdout());
-        List<String> lines = err.lines().map(String::strip)
-                .filter(l -> !l.isEmpty() && !l.contains("options: {") && !l.contains("[debug]")
-                        && !l.startsWith("at ") && !l.contains("Node.js v"))
-                .toList();
-        List<String> errors = lines.stream().filter(l -> l.toLowerCase().contains("error")).toList();
-        List<String> pick = errors.isEmpty() ? lines : errors;
-        String tail = pick.isEmpty() ? "(no error output)" : String.join("; ",
-                pick.subList(Math.max(0, pick.size() - 3), pick.size()));
-        if (r.getExitValue() == 143 || r.getExitValue() == 137) {
-            tail = "timed out or killed; " + tail;
-        }
-        return Redactor.redact(tail.length() > 600 ? tail.substring(0, 600) + "…" : tail);
-    }
-
-    private static String read(InputStream in) {
-        if (in == null) {
-            return "";
-        }
-        try {
-            if (in.markSupported()) {
-                in.reset();
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "";
-        }
     }
 }

@@ -6,19 +6,18 @@ import caravan.session.BackupRun;
 import caravan.session.Progress;
 import caravan.session.RestoreRun;
 import caravan.session.SessionRun;
+import caravan.util.Commands;
 import caravan.util.Durations;
 import caravan.util.Paths2;
 import caravan.util.Redactor;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
-import org.apache.camel.component.exec.ExecBinding;
 import org.apache.camel.component.exec.ExecResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +44,7 @@ import java.util.Map;
 public final class EtcdSteps {
     private static final Logger LOG = LoggerFactory.getLogger(EtcdSteps.class);
     /** Sources the env file named by $0, then runs the rest of the arguments. */
-    public static final String WRAPPER = "set -a; . \"$0\"; set +a; exec \"$@\"";
+    static final String WRAPPER = "set -a; . \"$0\"; set +a; exec \"$@\"";
     static final String SNAPSHOT_FILE = "snapshot.db";
     private static final String HEALTHY = "caravanEtcdHealthy";
     private static final String WAIT_UNTIL = "caravanEtcdWaitUntil";
@@ -60,7 +59,8 @@ public final class EtcdSteps {
         } catch (IOException e) {
             throw new CaravanException("TempDirUnavailable", "cannot create " + dir + ": " + e.getMessage(), e);
         }
-        StringBuilder env = new StringBuilder("ETCDCTL_API='3'\n");
+        String user = null;
+        String password = null;
         List<String> tls = new ArrayList<>();
         String secretWhere = run.target.where() + " spec.secret";
         if (run.target.caBundle() != null && run.target.caBundle().length > 0) {
@@ -75,20 +75,35 @@ public final class EtcdSteps {
                         + "Secret must hold client.pem and client-key.pem (client cert and key for TLS)");
             }
         } else if (!run.target.secret().isEmpty()) {
-            String user = run.target.text("username");
-            String password = run.target.text("password");
+            user = run.target.text("username");
+            password = run.target.text("password");
             if (user == null || password == null) {
                 throw new CaravanException("InvalidSecret", secretWhere + ": the Secret must hold username and "
                         + "password (or, with clientConfig.caBundle, client.pem and client-key.pem)");
             }
-            env.append("ETCDCTL_USER=").append(shellQuote(user)).append('\n');
-            env.append("ETCDCTL_PASSWORD=").append(shellQuote(password)).append('\n');
         }
-        Paths2.writePrivate(dir.resolve("etcdctl.env"), env.toString().getBytes(StandardCharsets.UTF_8));
+        envFile(dir, user, password);
         run.params.put("_etcdTls", String.join("\u0000", tls));
     }
 
-    public static String shellQuote(String s) {
+    /** The 0600 env file etcdctl's wrapper sources: ETCDCTL_API=3 and, with a user, ETCDCTL_USER/PASSWORD. */
+    public static Path envFile(Path dir, String user, String password) {
+        StringBuilder env = new StringBuilder("ETCDCTL_API='3'\n");
+        if (user != null) {
+            env.append("ETCDCTL_USER=").append(shellQuote(user)).append('\n');
+            env.append("ETCDCTL_PASSWORD=").append(shellQuote(String.valueOf(password))).append('\n');
+        }
+        return Paths2.writePrivate(dir.resolve("etcdctl.env"), env.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** {@code sh -c <wrapper> <env file> <etcdctl> <args>}: etcdctl with the env file's variables, nothing in argv. */
+    public static List<String> wrapped(Path envFile, String etcdctl, List<String> etcdArgs) {
+        List<String> args = new ArrayList<>(List.of("-c", WRAPPER, envFile.toString(), etcdctl));
+        args.addAll(etcdArgs);
+        return args;
+    }
+
+    static String shellQuote(String s) {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 
@@ -108,14 +123,8 @@ public final class EtcdSteps {
 
     /** Sets the camel-exec headers to run etcdctl with the given arguments through the env wrapper. */
     private static void etcdctl(Exchange ex, SessionRun run, Duration timeout, List<String> etcdArgs) {
-        List<String> args = new ArrayList<>(List.of("-c", WRAPPER,
-                run.workspace.resolve("etcd/etcdctl.env").toString(), run.settings.etcdctl()));
-        args.addAll(etcdArgs);
-        ex.getIn().setBody(null);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_EXECUTABLE, "sh");
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_ARGS, args);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_TIMEOUT, run.timeLeft(timeout).toMillis());
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, run.workspace.toString());
+        Commands.prepare(ex, "sh", wrapped(run.workspace.resolve("etcd/etcdctl.env"), run.settings.etcdctl(), etcdArgs),
+                run.timeLeft(timeout), run.workspace);
     }
 
     // ---------------------------------------------------------------- waiting for health
@@ -126,7 +135,7 @@ public final class EtcdSteps {
 
     public void endpointHealth(Exchange ex, @ExchangeProperty("run") SessionRun run) {
         if (ex.getProperty(WAIT_UNTIL) == null) {
-            Duration wait = parseDuration(run, "waitTimeout", run.settings.etcdWaitTimeout());
+            Duration wait = run.durationParam("waitTimeout", run.settings.etcdWaitTimeout());
             ex.setProperty(WAIT_UNTIL, Instant.now().plus(wait));
             LOG.info("{}: waiting up to {} for etcd at {} to be healthy", run.describe(), Durations.format(wait),
                     run.target.hostPort());
@@ -147,9 +156,9 @@ public final class EtcdSteps {
         if (Instant.now().plus(interval).isAfter(until)) {
             throw new CaravanException("DatabaseUnreachable", run.target.where() + " spec.clientConfig: etcd at "
                     + run.target.hostPort() + " is not healthy after waitTimeout " + run.param("waitTimeout",
-                    Durations.format(run.settings.etcdWaitTimeout())) + ": " + stderrTail(r));
+                    Durations.format(run.settings.etcdWaitTimeout())) + ": " + Commands.tail(r));
         }
-        LOG.debug("{}: etcd not healthy yet: {}", run.describe(), stderrTail(r));
+        LOG.debug("{}: etcd not healthy yet: {}", run.describe(), Commands.tail(r));
         Thread.sleep(interval.toMillis());
     }
 
@@ -396,51 +405,8 @@ public final class EtcdSteps {
 
     // ---------------------------------------------------------------- helpers
 
-    private static Duration parseDuration(SessionRun run, String param, Duration fallback) {
-        String v = run.param(param, null);
-        if (v == null) {
-            return fallback;
-        }
-        try {
-            return Durations.parse(v);
-        } catch (IllegalArgumentException e) {
-            throw new CaravanException("InvalidSpec", run.describe() + " spec.task.params: " + param + "=" + v
-                    + " is not a duration (seconds, or e.g. 5m)");
-        }
-    }
-
-    /** The command's stdout, or a CaravanException with the tail of its stderr. */
+    /** The command's stdout, or a CaravanException naming the session and the command, with its error output. */
     static String requireSuccess(Exchange ex, SessionRun run, String what) {
-        ExecResult r = ex.getIn().getBody(ExecResult.class);
-        if (r.getExitValue() != 0) {
-            throw new CaravanException("CommandFailed", run.describe() + ": " + what + " failed (exit "
-                    + r.getExitValue() + "): " + stderrTail(r));
-        }
-        return read(r.getStdout());
-    }
-
-    static String stderrTail(ExecResult r) {
-        List<String> lines = read(r.getStderr()).lines().map(String::strip)
-                .filter(l -> !l.isEmpty() && !l.startsWith("{")).toList();
-        String tail = lines.isEmpty() ? "(no error output)" : String.join("; ",
-                lines.subList(Math.max(0, lines.size() - 3), lines.size()));
-        if (r.getExitValue() == 143 || r.getExitValue() == 137) {
-            tail = "timed out or killed; " + tail;
-        }
-        return Redactor.redact(tail);
-    }
-
-    private static String read(InputStream in) {
-        if (in == null) {
-            return "";
-        }
-        try {
-            if (in.markSupported()) {
-                in.reset(); // camel-exec hands out ByteArrayInputStreams: read from the start every time
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "";
-        }
+        return Commands.requireSuccess(ex, run.describe() + ": " + what);
     }
 }

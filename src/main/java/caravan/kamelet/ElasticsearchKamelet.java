@@ -1,10 +1,9 @@
 package caravan.kamelet;
 
-import caravan.util.Paths2;
+import caravan.elasticsearch.ElasticsearchSteps;
+import caravan.util.Commands;
 import org.apache.camel.Exchange;
-import org.apache.camel.component.exec.ExecBinding;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,23 +23,18 @@ public final class ElasticsearchKamelet {
         List<String> args = new ArrayList<>(List.of("--direction=dump", "--input=" + KameletFiles.prop(ex, "url"),
                 "--output=" + out, "--match=" + KameletFiles.prop(ex, "match"), "--limit=" + KameletFiles.prop(ex, "limit")));
         if (KameletFiles.prop(ex, "username") != null) {
-            String ini = "user=" + caravan.manifests.Yaml.JSON.writeValueAsString(KameletFiles.prop(ex, "username"))
-                    + "\npassword=" + caravan.manifests.Yaml.JSON.writeValueAsString(String.valueOf(KameletFiles.prop(ex, "password")))
-                    + "\n";
-            args.add("--httpAuthFile=" + Paths2.writePrivate(dir.resolve("auth.txt"), ini.getBytes(StandardCharsets.UTF_8)));
+            args.add("--httpAuthFile=" + ElasticsearchSteps.authFile(dir, KameletFiles.prop(ex, "username"),
+                    KameletFiles.prop(ex, "password")));
         }
         if (KameletFiles.prop(ex, "args") != null) {
             args.addAll(Arrays.asList(KameletFiles.prop(ex, "args").split("\\s+")));
         }
         ex.setProperty("kamelet.dumpDir", out.toString());
-        ex.getIn().setBody(null);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_EXECUTABLE, KameletFiles.prop(ex, "multielasticdump"));
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_ARGS, args);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, dir.toString());
+        Commands.prepare(ex, KameletFiles.prop(ex, "multielasticdump"), args, null, dir);
     }
 
     public void dumped(Exchange ex) {
-        EtcdKamelet.check(ex, "multielasticdump from " + KameletFiles.prop(ex, "url"));
+        Commands.requireSuccess(ex, "multielasticdump from " + KameletFiles.prop(ex, "url"));
         ex.getIn().setBody(Path.of(ex.getProperty("kamelet.dumpDir", String.class)).toFile());
         ex.getIn().setHeader("CaravanDriver", "elasticsearch");
     }

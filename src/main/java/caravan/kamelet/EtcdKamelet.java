@@ -1,14 +1,11 @@
 package caravan.kamelet;
 
 import caravan.etcd.EtcdSteps;
+import caravan.util.Commands;
 import caravan.util.Paths2;
 import org.apache.camel.Exchange;
-import org.apache.camel.component.exec.ExecBinding;
-import org.apache.camel.component.exec.ExecResult;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -32,7 +29,7 @@ public final class EtcdKamelet {
 
     /** The snapshot file becomes the body (name etcd-snapshot-&lt;time&gt;.db). */
     public void saved(Exchange ex) {
-        check(ex, "etcdctl snapshot save from " + KameletFiles.prop(ex, "endpoints"));
+        Commands.requireSuccess(ex, "etcdctl snapshot save from " + KameletFiles.prop(ex, "endpoints"));
         Path file = Path.of(ex.getProperty("kamelet.file", String.class));
         ex.getIn().setBody(file.toFile());
         ex.getIn().setHeader(Exchange.FILE_NAME, "etcd-snapshot-" + Instant.now().toString().replace(':', '-') + ".db");
@@ -64,37 +61,12 @@ public final class EtcdKamelet {
     }
 
     public void restored(Exchange ex) {
-        check(ex, "etcdctl snapshot restore into " + KameletFiles.prop(ex, "dataDir"));
+        Commands.requireSuccess(ex, "etcdctl snapshot restore into " + KameletFiles.prop(ex, "dataDir"));
         ex.getIn().setBody(KameletFiles.prop(ex, "dataDir"));
     }
 
     private static void etcdctl(Exchange ex, Path dir, List<String> etcdArgs) {
-        StringBuilder env = new StringBuilder("ETCDCTL_API='3'\n");
-        if (KameletFiles.prop(ex, "username") != null) {
-            env.append("ETCDCTL_USER=").append(EtcdSteps.shellQuote(KameletFiles.prop(ex, "username"))).append('\n');
-            env.append("ETCDCTL_PASSWORD=").append(EtcdSteps.shellQuote(String.valueOf(KameletFiles.prop(ex, "password"))))
-                    .append('\n');
-        }
-        Path envFile = Paths2.writePrivate(dir.resolve("etcdctl.env"), env.toString().getBytes(StandardCharsets.UTF_8));
-        List<String> args = new ArrayList<>(List.of("-c", EtcdSteps.WRAPPER, envFile.toString(), KameletFiles.prop(ex, "etcdctl")));
-        args.addAll(etcdArgs);
-        ex.getIn().setBody(null);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_EXECUTABLE, "sh");
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_ARGS, args);
-        ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, dir.toString());
-    }
-
-    static void check(Exchange ex, String what) {
-        ExecResult r = ex.getIn().getBody(ExecResult.class);
-        if (r.getExitValue() != 0) {
-            String err = "";
-            try (InputStream in = r.getStderr()) {
-                err = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
-            } catch (IOException ignored) {
-                // no error output
-            }
-            throw new IllegalStateException(what + " failed (exit " + r.getExitValue() + "): "
-                    + caravan.util.Redactor.redact(err.length() > 500 ? err.substring(err.length() - 500) : err));
-        }
+        Path env = EtcdSteps.envFile(dir, KameletFiles.prop(ex, "username"), KameletFiles.prop(ex, "password"));
+        Commands.prepare(ex, "sh", EtcdSteps.wrapped(env, KameletFiles.prop(ex, "etcdctl"), etcdArgs), null, dir);
     }
 }

@@ -16,7 +16,6 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -97,9 +96,7 @@ public final class RepositorySink {
                     Files.deleteIfExists(sealed);
                     m.objects.add(o);
                 }
-                m.totalSize = m.objects.stream().mapToLong(o -> o.size).sum();
-                m.storedSize = m.objects.stream().mapToLong(o -> o.storedSize).sum();
-                m.durationSeconds = Duration.between(started, Instant.now()).toMillis() / 1000.0;
+                m.finish(started);
                 store.writeManifest(m); // last: now the snapshot exists
             } catch (Exception e) {
                 store.deleteObjects(m.id);

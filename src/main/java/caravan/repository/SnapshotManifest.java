@@ -33,6 +33,13 @@ public class SnapshotManifest {
     /** Driver facts, e.g. etcd's revision, key count and snapshot hash. */
     public Map<String, Object> metadata = new LinkedHashMap<>();
 
+    /** Before the manifest is written: the sizes summed over the objects, and the time since {@code started}. */
+    public void finish(java.time.Instant started) {
+        totalSize = objects.stream().mapToLong(o -> o.size).sum();
+        storedSize = objects.stream().mapToLong(o -> o.storedSize).sum();
+        durationSeconds = java.time.Duration.between(started, java.time.Instant.now()).toMillis() / 1000.0;
+    }
+
     public static class Target {
         public String apiVersion;
         public String kind;

@@ -17,8 +17,24 @@ public final class Retries {
     private Retries() {
     }
 
+    /**
+     * The error handler of the storage routes (direct:store-artifact, direct:fetch-object): transient failures
+     * retried caravan.storage.retries times, waiting caravan.storage.retry-delay, doubled each time.
+     */
+    public static org.apache.camel.builder.DefaultErrorHandlerBuilder storage(org.apache.camel.CamelContext camel) {
+        return storage(Integer.parseInt(camel.resolvePropertyPlaceholders("{{caravan.storage.retries}}")),
+                caravan.util.Durations.parse(camel.resolvePropertyPlaceholders("{{caravan.storage.retry-delay}}")).toMillis());
+    }
+
+    public static org.apache.camel.builder.DefaultErrorHandlerBuilder storage(int retries, long delayMillis) {
+        org.apache.camel.builder.DefaultErrorHandlerBuilder h = new org.apache.camel.builder.DefaultErrorHandlerBuilder();
+        h.logExhausted(false).retryWhile(expression(retries)).redeliveryDelay(delayMillis).useExponentialBackOff()
+                .retryAttemptedLogLevel(org.apache.camel.LoggingLevel.WARN);
+        return h;
+    }
+
     /** For an error handler's retryWhile. */
-    public static org.apache.camel.Expression expression(int max) {
+    private static org.apache.camel.Expression expression(int max) {
         return new org.apache.camel.support.ExpressionAdapter() {
             @Override
             public Object evaluate(Exchange exchange) {

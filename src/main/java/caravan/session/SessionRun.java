@@ -77,6 +77,25 @@ public abstract class SessionRun {
         return v == null || v.isBlank() ? fallback : v.strip();
     }
 
+    /** A task param that is a duration (seconds, or e.g. 5m), or {@code fallback} when it is not given. */
+    public Duration durationParam(String name, Duration fallback) {
+        String v = param(name, null);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            return caravan.util.Durations.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw new CaravanException("InvalidSpec", describe() + " spec.task.params: " + name + "=" + v
+                    + " is not a duration (seconds, or e.g. 5m)");
+        }
+    }
+
+    /** "namespace/name" of the session: the {@code session} key of every log line about it. */
+    public String key() {
+        return describe().substring(describe().indexOf(' ') + 1);
+    }
+
     /** Time left before the session's {@code timeOut}, capped by {@code cap}. */
     public Duration timeLeft(Duration cap) {
         if (deadline == null) {

@@ -14,7 +14,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 
@@ -112,9 +111,7 @@ public final class SnapshotWriter {
         m.tool.name = run.toolName;
         m.tool.version = run.toolVersion;
         m.appVersion = run.appVersion;
-        m.totalSize = m.objects.stream().mapToLong(o -> o.size).sum();
-        m.storedSize = m.objects.stream().mapToLong(o -> o.storedSize).sum();
-        m.durationSeconds = Duration.between(run.started, Instant.now()).toMillis() / 1000.0;
+        m.finish(run.started);
         run.store.writeManifest(m);
         LOG.info("{}: snapshot {} committed ({} bytes stored)", run.describe(), m.id, m.storedSize);
     }

@@ -22,8 +22,7 @@ class RetriesTest {
                 @Override
                 public void configure() {
                     from("direct:step")
-                        .errorHandler(defaultErrorHandler().logExhausted(false).logStackTrace(false)
-                            .retryWhile(Retries.expression(retries)).redeliveryDelay(1))
+                        .errorHandler(Retries.storage(retries, 1).logStackTrace(false)) // the routes' own handler
                         .process(e -> {
                             calls.incrementAndGet();
                             throw failure.get();
