@@ -103,12 +103,14 @@ class SearchErrorsTest {
     }
 
     /** No snapshot and no object: the repository holds only its caravan.json. */
-    void assertNothingStored(CaravanRuntime rt, Manifests m, String repo) throws Exception {
+    void assertNothingStored(CaravanRuntime rt, Manifests m, String repo) {
         assertThat(rt.snapshots(m, m.require(Repository.class, "demo", "repo", "test"))).isEmpty();
         Path snapshots = tmp.resolve(repo).resolve("etcd/snapshots");
         if (Files.exists(snapshots)) {
             try (Stream<Path> s = Files.walk(snapshots)) {
                 assertThat(s.filter(Files::isRegularFile).toList()).isEmpty();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
         }
     }
@@ -122,11 +124,7 @@ class SearchErrorsTest {
             BackupSession s = backup(rt, m);
             assertThat(failure(s)).contains("AppBinding demo/es spec.secret", "rejected the credentials");
             assertThat(Yaml.toYaml(s)).doesNotContain(wrong);
-            try {
-                assertNothingStored(rt, m, "creds");
-            } catch (Exception e) {
-                throw new AssertionError(e);
-            }
+            assertNothingStored(rt, m, "creds");
             return null;
         });
     }
@@ -155,11 +153,7 @@ class SearchErrorsTest {
         withRuntime(crash.toString(), rt -> {
             String message = failure(backup(rt, m));
             assertThat(message).contains("multielasticdump of index errbooks failed (exit 3)", "simulated crash");
-            try {
-                assertNothingStored(rt, m, "crash");
-            } catch (Exception e) {
-                throw new AssertionError(e);
-            }
+            assertNothingStored(rt, m, "crash");
             return null;
         });
     }
@@ -183,11 +177,7 @@ class SearchErrorsTest {
             String message = failure(backup(rt, m));
             assertThat(message).contains("index errbooks stopped half-way", (DOCS / 2) + " documents",
                     "the index has " + DOCS);
-            try {
-                assertNothingStored(rt, m, "half");
-            } catch (Exception e) {
-                throw new AssertionError(e);
-            }
+            assertNothingStored(rt, m, "half");
             return null;
         });
     }

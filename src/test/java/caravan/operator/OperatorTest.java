@@ -32,7 +32,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.Supplier;
 
 import static caravan.testing.Fixture.param;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -134,25 +133,14 @@ class OperatorTest {
     }
 
     private String httpGet(String path) {
-        try {
-            return java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
-                    .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + httpPort + path))
-                            .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return caravan.testing.Http.get("http://127.0.0.1:" + httpPort + path).body();
     }
 
     @Test
     @Order(0)
     void probesAnswer() throws Exception {
-        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
-                .version(java.net.http.HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
         for (String probe : List.of("live", "ready")) {
-            java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create("http://127.0.0.1:" + httpPort + "/observe/health/" + probe))
-                            .timeout(Duration.ofSeconds(10)).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            java.net.http.HttpResponse<String> r = caravan.testing.Http.get("http://127.0.0.1:" + httpPort + "/observe/health/" + probe);
             assertThat(r.statusCode()).as(probe + ": " + r.body()).isEqualTo(200);
             assertThat(r.body()).contains("UP");
         }

@@ -217,19 +217,7 @@ public final class EtcdServer implements AutoCloseable {
     public String etcdctl(String... args) {
         List<String> cmd = new ArrayList<>(List.of("etcdctl", "--endpoints", endpoint()));
         cmd.addAll(List.of(args));
-        try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (p.waitFor() != 0) {
-                throw new IllegalStateException("etcdctl " + String.join(" ", args) + " failed: " + out);
-            }
-            return out;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return Processes.run(cmd, null, Map.of());
     }
 
     private HttpRequest post(String path, String body) {

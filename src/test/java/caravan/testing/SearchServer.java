@@ -5,7 +5,6 @@ import javax.tools.ToolProvider;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -60,8 +59,6 @@ public final class SearchServer implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path home;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
 
     private SearchServer(Flavor flavor, Process process, int port, Path home) {
         this.flavor = flavor;
@@ -96,11 +93,11 @@ public final class SearchServer implements AutoCloseable {
             String javaHome = System.getProperty("java.home");
             if (flavor == Flavor.ELASTICSEARCH_8) {
                 installRootPlugin(home, flavor.version);
-                run(home, List.of(home.resolve("bin/elasticsearch-users").toString(), "useradd", ES8_USER, "-p", ES8_PASSWORD,
-                        "-r", "superuser"), javaHome);
+                Processes.run(List.of(home.resolve("bin/elasticsearch-users").toString(), "useradd", ES8_USER, "-p",
+                        ES8_PASSWORD, "-r", "superuser"), home, java.util.Map.of("ES_JAVA_HOME", javaHome));
             }
             if (root) {
-                run(home, List.of("chown", "-R", USER + ":", base.toString()), javaHome);
+                Processes.run(List.of("chown", "-R", USER + ":", base.toString()), home, java.util.Map.of());
             }
             int port = Ports.free();
             int transport = Ports.free();
@@ -163,21 +160,6 @@ public final class SearchServer implements AutoCloseable {
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
         } catch (IOException e) {
             return "(no log)";
-        }
-    }
-
-    private static void run(Path home, List<String> cmd, String javaHome) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(home.toFile()).redirectErrorStream(true);
-        pb.environment().put("ES_JAVA_HOME", javaHome);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (p.waitFor() != 0) {
-                throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
         }
     }
 
@@ -260,29 +242,12 @@ public final class SearchServer implements AutoCloseable {
             b.header("Authorization", "Basic " + Base64.getEncoder().encodeToString((user() + ":" + password())
                     .getBytes(StandardCharsets.UTF_8)));
         }
-        try {
-            return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return Http.send(b.build());
     }
 
     /** Stops the server and every process under it (runuser → launcher JVM → node JVM), then removes its files. */
     @Override
     public void close() {
-        List<ProcessHandle> all = new ArrayList<>(process.descendants().toList());
-        all.forEach(ProcessHandle::destroy);
-        process.destroy();
-        Instant until = Instant.now().plusSeconds(20);
-        for (ProcessHandle h : all) {
-            while (h.isAlive() && Instant.now().isBefore(until)) {
-                sleep(100);
-            }
-            h.destroyForcibly();
-        }
         Processes.stop(process);
         caravan.util.Paths2.deleteRecursively(home.getParent());
     }
