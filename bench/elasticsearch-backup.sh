@@ -15,12 +15,12 @@ work=$(mktemp -d /tmp/caravan-esbench.XXXXXX)
 chmod 755 "$work"
 pids=()
 cleanup() {
-  mkdir -p /tmp/caravan-esbench-logs && cp "$work"/*.log /tmp/caravan-esbench-logs/ 2>/dev/null || true
+  mkdir -p /tmp/caravan-esbench-logs && cp "$work"/out.* "$work"/err.* /tmp/caravan-esbench-logs/ 2>/dev/null || true
   for p in "${pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
   sleep 2; pkill -u caravan-test -f "$work" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$here/bench/lib.sh"
 H=$(port); T=$(port)
 url="http://127.0.0.1:$H"
 
@@ -104,47 +104,40 @@ spec:
   rules: [{snapshots: [latest]}]
 YAML
 
-declare -A secs
-timeit() { # name, command...
-  local name=$1; shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >"$work/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$work/$name.log"; exit 1; }
-  t1=$(date +%s.%N)
-  secs[$name]=$(python3 -c "print(round($t1 - $t0, 2))")
-  echo "$name: ${secs[$name]} s" >&2
-}
 wipe() { curl -sf -XDELETE "$url/bench-*" >/dev/null; }
-caravan() { java ${CARAVAN_BENCH_JAVA_OPTS:-} -jar "$here/target/caravan.jar" "$@"; }
+jvm=(java ${CARAVAN_BENCH_JAVA_OPTS:-} -jar "$here/target/caravan.jar")
 
 mkdir -p "$work/stash" "$work/limit"
 # Stash's command line (no --limit: elasticdump's default of 100; --parallel = CPUs). It needs
 # --ignoreTemplate=true here: on a cluster without templates multielasticdump stops with NOT_FOUND.
-timeit stash-dump multielasticdump --input="$url" --output="$work/stash" --ignoreTemplate=true
-timeit plain-dump multielasticdump --input="$url" --output="$work/limit" --limit=5000 --ignoreTemplate=true
-timeit caravan-backup caravan run -f "$work/m" --backup b
+run stash-dump multielasticdump --input="$url" --output="$work/stash" --ignoreTemplate=true
+run plain-dump multielasticdump --input="$url" --output="$work/limit" --limit=5000 --ignoreTemplate=true
+run caravan-backup "${jvm[@]}" run -f "$work/m" --backup b
 stored=$(du -sb "$work/repo" | cut -f1)
 plain=$(du -sb "$work/limit" | cut -f1)
 wipe
-timeit plain-load multielasticdump --direction=load --input="$work/limit" --output="$url" --limit=5000 \
+run plain-load multielasticdump --direction=load --input="$work/limit" --output="$url" --limit=5000 \
   --ignoreTemplate=true
 wipe
-timeit caravan-restore caravan run -f "$work/m" --restore r
+run caravan-restore "${jvm[@]}" run -f "$work/m" --restore r
 restored=$(curl -s "$url/_refresh" >/dev/null; curl -s "$url/_count" | python3 -c 'import json,sys;print(json.load(sys.stdin)["count"])')
 [ "$restored" = "$total" ] || { echo "restore gave $restored documents, expected $total"; exit 1; }
 
 python3 - "$total" "$plain" "$stored" "${secs[stash-dump]}" "${secs[plain-dump]}" "${secs[caravan-backup]}" \
-  "${secs[plain-load]}" "${secs[caravan-restore]}" <<'PY'
+  "${secs[plain-load]}" "${secs[caravan-restore]}" "${rss[stash-dump]}" "${rss[plain-dump]}" "${rss[caravan-backup]}" \
+  "${rss[plain-load]}" "${rss[caravan-restore]}" <<'PY'
 import sys
 total, plain, stored = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 sd, pd, cb, pl, cr = map(float, sys.argv[4:9])
+rs = [int(x) / 1024 for x in sys.argv[9:14]]
 print(f"{total:,} documents in 8 indices; multielasticdump files {plain/2**20:.1f} MiB; Caravan stored {stored/2**20:.1f} MiB\n")
-print("| operation | seconds | docs/s | speed vs. plain multielasticdump --limit=5000 |")
-print("|---|---:|---:|---:|")
-for name, s, base in [("Stash's command: multielasticdump, default --limit=100 → local dir", sd, pd),
+print("| operation | seconds | docs/s | speed vs. plain multielasticdump --limit=5000 | peak RSS MiB |")
+print("|---|---:|---:|---:|---:|")
+for (name, s, base), r in zip([("Stash's command: multielasticdump, default --limit=100 → local dir", sd, pd),
                       ("plain multielasticdump --limit=5000 → local dir (baseline)", pd, pd),
                       ("caravan backup → local repository (compressed, encrypted)", cb, pd),
                       ("plain multielasticdump --direction=load --limit=5000 (baseline)", pl, pl),
-                      ("caravan restore ← local repository (verified, counts checked)", cr, pl)]:
-    print(f"| {name} | {s:.2f} | {total/s:,.0f} | {base/s:.2f} |")
+                      ("caravan restore ← local repository (verified, counts checked)", cr, pl)], rs):
+    print(f"| {name} | {s:.2f} | {total/s:,.0f} | {base/s:.2f} | {r:.0f} |")
+print("\npeak RSS: of the command's own process (Caravan's JVM; multielasticdump's parent node process, not its children)")
 PY

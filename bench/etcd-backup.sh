@@ -10,7 +10,7 @@ work=$(mktemp -d /tmp/caravan-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$here/bench/lib.sh"
 C=$(port); P=$(port); S3=$(port)
 
 etcd --name bench --data-dir "$work/etcd" --quota-backend-bytes=$((8 * 1024 * 1024 * 1024)) \
@@ -87,25 +87,6 @@ spec:
   rules: [{snapshots: [latest]}]
 YAML
 
-# run NAME CMD...: wall seconds, and the peak RSS (KiB) of the command's own process (VmHWM, sampled
-# every 50 ms; children such as etcdctl, whose mmap of the db counts as RSS, are not included)
-declare -A secs rss
-run() {
-  local name=$1; shift
-  local start end hwm=0 h
-  start=$(date +%s.%N)
-  "$@" >"$work/out.$name" 2>"$work/err.$name" &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-    [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-    sleep 0.05
-  done
-  wait "$pid" || { echo "$name failed:" >&2; tail -5 "$work/err.$name" >&2; exit 1; }
-  end=$(date +%s.%N)
-  secs[$name]=$(python3 -c "print($end - $start)")
-  rss[$name]=$hwm
-}
 jar="$here/target/caravan.jar"
 extra=()
 for kv in ${CARAVAN_BENCH_SET:-}; do extra+=(--set "$kv"); done
