@@ -9,7 +9,6 @@ import caravan.session.SessionRun;
 import caravan.util.Commands;
 import caravan.util.Durations;
 import caravan.util.Paths2;
-import caravan.util.Redactor;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
@@ -26,7 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
