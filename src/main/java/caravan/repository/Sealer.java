@@ -29,10 +29,39 @@ public final class Sealer {
 
     public static Result seal(Path plain, Path sealed, StreamingAead aead, byte[] aad, int level, int workers,
                               LongConsumer progress) throws IOException, GeneralSecurityException {
-        try (InputStream raw = Files.newInputStream(plain);
+        return seal(plain, sealed, aead, aad, level, workers, progress, null);
+    }
+
+    /** As above; {@code observer} (may be null) sees every plaintext byte as it is read. */
+    public static Result seal(Path plain, Path sealed, StreamingAead aead, byte[] aad, int level, int workers,
+                              LongConsumer progress, PlainObserver observer) throws IOException, GeneralSecurityException {
+        try (InputStream raw = observed(Files.newInputStream(plain), observer);
              OutputStream file = new BufferedOutputStream(Files.newOutputStream(sealed), BUFFER)) {
             return seal(raw, file, aead, aad, level, workers, progress);
         }
+    }
+
+    private static InputStream observed(InputStream in, PlainObserver observer) {
+        if (observer == null) {
+            return in;
+        }
+        return new java.io.FilterInputStream(in) {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                int n = read(one, 0, 1);
+                return n < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n > 0) {
+                    observer.update(b, off, n);
+                }
+                return n;
+            }
+        };
     }
 
     /** Compresses and encrypts a stream into another (which stays open). */

@@ -133,8 +133,16 @@ public final class SnapshotStore implements AutoCloseable {
     public SnapshotManifest.StoredObject seal(String snapshotId, String name, Path plain, Path sealed, int level,
                                               int workers, java.util.function.LongConsumer progress)
             throws IOException, java.security.GeneralSecurityException {
+        return seal(snapshotId, name, plain, sealed, level, workers, progress, null);
+    }
+
+    /** As above; the observer (may be null) sees the plaintext and adds its facts to the entry's metadata. */
+    public SnapshotManifest.StoredObject seal(String snapshotId, String name, Path plain, Path sealed, int level,
+                                              int workers, java.util.function.LongConsumer progress,
+                                              PlainObserver observer)
+            throws IOException, java.security.GeneralSecurityException {
         Sealer.Result r = Sealer.seal(plain, sealed, key.aead(), RepositoryKey.associatedData(snapshotId, name), level,
-                workers, progress);
+                workers, progress, observer);
         SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();
         o.name = name;
         o.key = objectKey(snapshotId, name);
@@ -142,6 +150,9 @@ public final class SnapshotStore implements AutoCloseable {
         o.sha256 = r.plainSha256();
         o.storedSize = r.storedSize();
         o.storedSha256 = r.storedSha256();
+        if (observer != null) {
+            o.metadata.putAll(observer.finish());
+        }
         return o;
     }
 

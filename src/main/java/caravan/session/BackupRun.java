@@ -27,9 +27,14 @@ public final class BackupRun extends SessionRun {
     public String appVersion;
 
     /** A file the driver dumped, with facts to keep in the manifest (etcd revision, key count...). */
-    public record Artifact(String name, Path file, Map<String, Object> metadata) {
+    public record Artifact(String name, Path file, Map<String, Object> metadata,
+                           caravan.repository.PlainObserver observer) {
         public Artifact(String name, Path file) {
-            this(name, file, new LinkedHashMap<>());
+            this(name, file, new LinkedHashMap<>(), null);
+        }
+
+        public Artifact(String name, Path file, Map<String, Object> metadata) {
+            this(name, file, metadata, null);
         }
     }
 

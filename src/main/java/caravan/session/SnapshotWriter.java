@@ -77,7 +77,7 @@ public final class SnapshotWriter {
         long t0 = System.nanoTime();
         Progress progress = new Progress(run, "sealing " + a.name(), Files.size(a.file()));
         SnapshotManifest.StoredObject o = run.store.seal(run.snapshot.id, a.name(), a.file(), sealed,
-                run.settings.compressionLevel(), run.settings.compressionWorkers(), progress);
+                run.settings.compressionLevel(), run.settings.compressionWorkers(), progress, a.observer());
         progress.finish();
         // the plaintext is no longer needed: free the disk before the upload
         Files.deleteIfExists(a.file());
