@@ -114,13 +114,16 @@ public final class Caravan {
                 return inCluster(what.session);
             }
             Manifests m = load();
+            // Ctrl-C / SIGTERM: the session stops, aborts its snapshot, removes its temp dir and is printed Failed
+            caravan.util.Signals.install(() -> caravan.session.ActiveRuns.cancelAll(caravan.util.Signals.received()),
+                    java.time.Duration.ofSeconds(10));
             if (what.backup != null) {
                 BackupConfiguration bc = m.byName(BackupConfiguration.class, namespace, what.backup);
                 try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
                     BackupSession s = rt.backup(m, bc);
                     spec.commandLine().getOut().print(Yaml.toYaml(s));
                     spec.commandLine().getOut().flush();
-                    return BackupSession.SUCCEEDED.equals(s.getStatus().phase) ? SUCCEEDED : FAILED;
+                    return exit(BackupSession.SUCCEEDED.equals(s.getStatus().phase));
                 }
             }
             RestoreSession rs = m.byName(RestoreSession.class, namespace, what.restore);
@@ -128,8 +131,15 @@ public final class Caravan {
                 RestoreSession s = rt.restore(m, rs);
                 spec.commandLine().getOut().print(Yaml.toYaml(s));
                 spec.commandLine().getOut().flush();
-                return "Succeeded".equals(s.getStatus().phase) ? SUCCEEDED : FAILED;
+                return exit("Succeeded".equals(s.getStatus().phase));
             }
+        }
+
+        private static Integer exit(boolean succeeded) {
+            if (caravan.util.Signals.received() != null) {
+                return caravan.util.Signals.exitCode();
+            }
+            return succeeded ? SUCCEEDED : FAILED;
         }
 
         /** Runs a session that exists in the cluster and writes its status there (the job executor). */
@@ -169,6 +179,8 @@ public final class Caravan {
             CaravanRuntime rt = CaravanRuntime.startOperator(overrides, client);
             java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                // inline sessions stop cleanly (snapshot aborted, temp dir removed) before Camel stops
+                caravan.session.ActiveRuns.cancelAll("the operator is shutting down");
                 rt.close();
                 client.close();
                 stopped.countDown();
@@ -259,10 +271,15 @@ public final class Caravan {
             Repository repo = m.byName(Repository.class, namespace, repository);
             try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
                 Map<String, String> checked = verify ? new LinkedHashMap<>() : null;
-                List<SnapshotManifest> list = rt.snapshots(m, repo, checked);
+                caravan.repository.SnapshotStore.Listing listing = rt.listing(m, repo, checked);
+                List<SnapshotManifest> list = listing.snapshots();
                 var out = spec.commandLine().getOut();
                 if (output.equals("json")) {
-                    out.println(Yaml.toJson(list));
+                    Map<String, Object> json = new LinkedHashMap<>();
+                    json.put("snapshots", list);
+                    json.put("damaged", listing.damaged());
+                    json.put("inProgress", listing.inProgress());
+                    out.println(Yaml.toJson(json));
                 } else {
                     out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", "ID", "TIME", "HOST", "TARGET", "SIZE",
                             "STORED", "VERIFIED");
@@ -272,9 +289,19 @@ public final class Caravan {
                                 Sizes.format(s.storedSize), checked == null ? verified(s)
                                         : checked.get(s.id) == null ? "read back: ok" : "DAMAGED: " + checked.get(s.id));
                     }
+                    for (caravan.repository.SnapshotStore.Damaged d : listing.damaged()) {
+                        out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", d.id(), d.stored(), "?", "?", "?", "?",
+                                "DAMAGED: " + d.problem());
+                    }
+                    for (String id : listing.inProgress()) {
+                        out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", id, "-", "-", "-", "-", "-",
+                                "in progress (not a snapshot yet)");
+                    }
                 }
                 out.flush();
-                return checked != null && checked.values().stream().anyMatch(v -> v != null) ? FAILED : SUCCEEDED;
+                boolean bad = !listing.damaged().isEmpty()
+                        || checked != null && checked.values().stream().anyMatch(v -> v != null);
+                return verify && bad ? FAILED : SUCCEEDED;
             }
         }
 

@@ -142,12 +142,20 @@ public final class CaravanRuntime implements AutoCloseable {
      * in full and the outcome (null when sound, else what is wrong) put in it by snapshot id.
      */
     public List<SnapshotManifest> snapshots(Manifests manifests, caravan.api.Repository repo, Map<String, String> verified) {
+        return listing(manifests, repo, verified).snapshots();
+    }
+
+    /**
+     * The snapshots of a Repository, newest first, with its damaged manifests and backups in progress; with
+     * {@code verified} given, every sound snapshot is read back in full as in {@link #snapshots}.
+     */
+    public SnapshotStore.Listing listing(Manifests manifests, caravan.api.Repository repo, Map<String, String> verified) {
         try (SnapshotStore store = openStore(manifests, repo)) {
-            List<SnapshotManifest> list = store.list();
+            SnapshotStore.Listing listing = store.listing();
             if (verified != null) {
-                list.forEach(m -> verified.put(m.id, store.verify(m)));
+                listing.snapshots().forEach(m -> verified.put(m.id, store.verify(m)));
             }
-            return list;
+            return listing;
         }
     }
 

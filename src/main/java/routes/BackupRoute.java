@@ -24,11 +24,12 @@ public class BackupRoute extends RouteBuilder {
             .doTry()
                 .bean(Planner.class, "resolveBackup")             // AppBinding, Secrets, Repository, Task params
                 .bean(Workspace.class, "create")                   // fresh private temp dir
-                .bean(SnapshotWriter.class, "openRepository")      // create on first use; check the password
-                .bean(SnapshotWriter.class, "begin")               // new snapshot id
+                .bean(SnapshotWriter.class, "openRepository")      // create on first use (conditionally); check the password
+                .bean(SnapshotWriter.class, "lock")                // one backup of this target at a time; sweep dead leftovers
+                .bean(SnapshotWriter.class, "begin")               // new snapshot id, its in-progress marker + heartbeat
                 .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir and hands
                                                                    // each finished file to direct:store-artifact
-                .bean(SnapshotWriter.class, "commit")              // manifest.json last: now it counts
+                .bean(SnapshotWriter.class, "commit")              // every object confirmed, then the sealed manifest: now it counts
                 .bean(RetentionStep.class, "apply")                // retentionPolicy, per target and host
                 .bean(SessionReport.class, "backupSucceeded")
             .endDoTry()
@@ -36,7 +37,8 @@ public class BackupRoute extends RouteBuilder {
                 .bean(SnapshotWriter.class, "abort")               // no half-written snapshot stays behind
                 .bean(SessionReport.class, "backupFailed")
             .doFinally()
-                .bean(Workspace.class, "cleanup")
+                .bean(SnapshotWriter.class, "unlock")
+                .bean(Workspace.class, "cleanup")                  // the session's processes ended, its temp dir removed
             .end()
             .bean(MetricsStep.class, "backup")                     // Stash's metrics: /metrics, Pushgateway
             .setBody(exchangeProperty("run"));
@@ -45,7 +47,7 @@ public class BackupRoute extends RouteBuilder {
         from("direct:store-artifact").routeId("store-artifact")
             .errorHandler(Retries.storage(getContext()))           // transient failures: retried with back-off
             .bean(SnapshotWriter.class, "seal")                    // zstd + Tink streaming AEAD → staged file
-            .toD("${exchangeProperty.caravanUploadUri}")           // aws2-s3 multipart, or file:
-            .bean(SnapshotWriter.class, "stored");                 // the staged file is removed
+            .bean(SnapshotWriter.class, "upload");                 // stored and confirmed by the store (size, MD5 per
+                                                                   // part / fsync); the staged file is removed
     }
 }

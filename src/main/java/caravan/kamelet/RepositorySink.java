@@ -7,6 +7,10 @@ import caravan.repository.Backends;
 import caravan.repository.S3Backend;
 import caravan.repository.SnapshotManifest;
 import caravan.repository.SnapshotStore;
+import caravan.repository.Holder;
+import caravan.repository.PendingSnapshot;
+import caravan.repository.RepositoryLock;
+import caravan.repository.RepositorySettings;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
 import org.slf4j.Logger;
@@ -58,7 +62,6 @@ public final class RepositorySink {
         try (SnapshotStore store = SnapshotStore.open(backend, name, secret.get("RESTIC_PASSWORD"),
                 "the Kamelet's password", true, Integer.parseInt(KameletFiles.prop(ex, "kdfIterations")))) {
             SnapshotManifest m = new SnapshotManifest();
-            m.id = store.newSnapshotId();
             m.time = started.truncatedTo(ChronoUnit.MILLIS).toString();
             m.repository = location;
             m.hostname = KameletFiles.prop(ex, "hostname");
@@ -70,8 +73,11 @@ public final class RepositorySink {
             m.driver = ex.getIn().getHeader("CaravanDriver", "file", String.class);
             m.compression.level = Integer.parseInt(KameletFiles.prop(ex, "compressionLevel"));
             m.encryption.segmentSize = store.segmentSize();
-            ProducerTemplate upload = ex.getContext().createProducerTemplate();
-            try {
+            RepositorySettings rs = RepositorySettings.defaults();
+            Holder holder = Holder.self("kamelet " + ex.getExchangeId());
+            try (RepositoryLock lock = store.lock("Kamelet " + m.target.name + " host " + m.hostname, holder, rs, () -> { });
+                 PendingSnapshot pending = store.begin(m, holder, rs)) {
+                store.sweepLeftovers(rs);
                 boolean search = "elasticsearch".equals(m.driver) && Files.isDirectory(body);
                 for (Path f : files) {
                     String objectName = Files.isDirectory(body) ? body.relativize(f).toString() : f.getFileName().toString();
@@ -89,20 +95,13 @@ public final class RepositorySink {
                         }
                     }
                     Path sealed = dir.resolve("sealed-" + m.objects.size());
-                    SnapshotManifest.StoredObject o = store.seal(m.id, objectName, f, sealed, m.compression.level, 0, null);
+                    SnapshotManifest.StoredObject o = pending.seal(objectName, f, sealed, m.compression.level, 0, null, null);
                     o.metadata.putAll(meta);
-                    upload.sendBodyAndHeaders(backend.uploadUri(), sealed.toFile(), backend.uploadHeaders(o.key));
-                    backend.afterUpload(o.key);
+                    pending.upload(o, sealed);
                     Files.deleteIfExists(sealed);
-                    m.objects.add(o);
                 }
                 m.finish(started);
-                store.writeManifest(m); // last: now the snapshot exists
-            } catch (Exception e) {
-                store.deleteObjects(m.id);
-                throw e;
-            } finally {
-                upload.stop();
+                pending.commit(); // last: now the snapshot exists
             }
             LOG.info("snapshot {} stored in {} ({} objects, {} bytes)", m.id, location, m.objects.size(), m.storedSize);
             ex.getIn().setHeader("CaravanSnapshotId", m.id);

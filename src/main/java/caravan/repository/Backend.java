@@ -2,29 +2,34 @@ package caravan.repository;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
  * One storage provider of a Repository. Keys are relative to the repository root (the backend adds its
- * bucket/prefix or directory). Large objects are uploaded by the routes through the Camel endpoint this
- * backend names; small ones (config, manifests) and listing go through the methods here.
+ * bucket/prefix or directory). What a backend promises is written down in docs/repository-format.md
+ * ("What a backend must do"); SnapshotStore relies on nothing else.
  */
 public interface Backend extends AutoCloseable {
 
     /** Where the repository lives, for messages: {@code s3://bucket/prefix}, {@code file:///backups/x}. */
     String location();
 
-    /** The Camel endpoint URI that stores a {@link java.io.File} body under the key in {@link #uploadHeaders}. */
-    String uploadUri();
+    /**
+     * Stores a (large) file under {@code key} and returns only once the store has confirmed it: the stored
+     * size equals the file's, and where the store can check content (S3 Content-MD5 per part) it has checked
+     * it; locally the file is fsynced and renamed into place. A failure leaves no object under {@code key}
+     * (at worst a temporary one that is not listed as an object).
+     */
+    void store(String key, Path file) throws IOException;
 
-    /** Headers that tell the upload endpoint the object key. */
-    Map<String, Object> uploadHeaders(String key);
-
-    /** Called after the endpoint stored an object; a backend can make it durable here. */
-    default void afterUpload(String key) throws IOException {
-    }
+    /**
+     * Writes a small object only if none exists under {@code key}: true when this call created it, false when
+     * one was already there. Where the store cannot make the write conditional, the caller's read-back
+     * settles a race (docs/repository-format.md, "Creating a repository").
+     */
+    boolean createExclusive(String key, byte[] content) throws IOException;
 
     /** Opens an object for streaming; a missing object is a {@link java.io.FileNotFoundException}. */
     InputStream open(String key) throws IOException;
@@ -32,6 +37,7 @@ public interface Backend extends AutoCloseable {
     /** Every key under a prefix (relative to the root), in no particular order. */
     List<ObjectInfo> list(String prefix) throws IOException;
 
+    /** Writes (or replaces) a small object in one piece: a reader sees the old or the new content, never a part. */
     void write(String key, byte[] content) throws IOException;
 
     Optional<byte[]> read(String key) throws IOException;

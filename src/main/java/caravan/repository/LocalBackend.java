@@ -1,11 +1,10 @@
 package caravan.repository;
 
-import org.apache.camel.component.file.FileConstants;
-
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -13,15 +12,18 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * {@code backend.local}: a directory ({@code mountPath}/{@code subPath}). Objects are written through
- * Camel's file component with a temporary name and renamed when complete, then fsynced.
+ * {@code backend.local}: a directory ({@code mountPath}/{@code subPath}). Every object is written under a
+ * temporary name ({@code .part-*}, never listed), fsynced, checked for size and renamed into place, and the
+ * directory is fsynced: after {@link #store} returns, the object survives a crash of the machine.
+ * Hand-written rather than Camel's file producer, which neither fsyncs nor creates a file exclusively.
  */
 public final class LocalBackend implements Backend {
+    private static final String TEMP_PREFIX = ".part-";
     private final Path root;
 
     public LocalBackend(Path root) {
@@ -37,20 +39,68 @@ public final class LocalBackend implements Backend {
         return root.toUri().toString();
     }
 
-    @Override
-    public String uploadUri() {
-        // a temp name in the same folder, renamed when complete (no simple expression: the routes use toD)
-        return "file:" + root + "?tempPrefix=.part-&fileExist=Override&autoCreate=true";
+    private Path resolve(String key) {
+        Path p = root.resolve(key).normalize();
+        if (!p.startsWith(root)) {
+            throw new IllegalArgumentException("object key escapes the repository: " + key);
+        }
+        return p;
+    }
+
+    private static Path tempFor(Path target) {
+        return target.resolveSibling(TEMP_PREFIX + target.getFileName() + "-" + UUID.randomUUID());
     }
 
     @Override
-    public Map<String, Object> uploadHeaders(String key) {
-        return Map.of(FileConstants.FILE_NAME, key);
+    public void store(String key, Path file) throws IOException {
+        Path target = resolve(key);
+        Files.createDirectories(target.getParent());
+        Path tmp = tempFor(target);
+        try {
+            Files.copy(file, tmp);
+            fsync(tmp);
+            long want = Files.size(file);
+            long got = Files.size(tmp);
+            if (got != want) {
+                throw new IOException("stored " + got + " bytes of " + want + " for " + key);
+            }
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            fsyncDir(target.getParent());
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     @Override
-    public void afterUpload(String key) throws IOException {
-        fsync(resolve(key));
+    public boolean createExclusive(String key, byte[] content) throws IOException {
+        Path target = resolve(key);
+        Files.createDirectories(target.getParent());
+        Path tmp = tempFor(target);
+        try {
+            Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            fsync(tmp);
+            try {
+                // link(2) fails if the name exists: of two writers exactly one wins, and nobody ever sees a part
+                Files.createLink(target, tmp);
+            } catch (FileAlreadyExistsException e) {
+                return false;
+            } catch (UnsupportedOperationException | IOException noLinks) {
+                if (Files.exists(target)) {
+                    return false;
+                }
+                // a file system without hard links: O_CREAT|O_EXCL on the name itself
+                try {
+                    Files.write(target, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                    fsync(target);
+                } catch (FileAlreadyExistsException e) {
+                    return false;
+                }
+            }
+            fsyncDir(target.getParent());
+            return true;
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     private static void fsync(Path file) throws IOException {
@@ -59,12 +109,12 @@ public final class LocalBackend implements Backend {
         }
     }
 
-    private Path resolve(String key) {
-        Path p = root.resolve(key).normalize();
-        if (!p.startsWith(root)) {
-            throw new IllegalArgumentException("object key escapes the repository: " + key);
+    private static void fsyncDir(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
+            // some file systems refuse to open a directory; the rename is then as durable as they make it
         }
-        return p;
     }
 
     @Override
@@ -85,8 +135,15 @@ public final class LocalBackend implements Backend {
         List<ObjectInfo> out = new ArrayList<>();
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.filter(Files::isRegularFile).toList()) {
-                out.add(new ObjectInfo(root.relativize(p).toString().replace('\\', '/'), Files.size(p),
-                        Files.getLastModifiedTime(p).toInstant()));
+                if (p.getFileName().toString().startsWith(TEMP_PREFIX)) {
+                    continue;
+                }
+                try {
+                    out.add(new ObjectInfo(root.relativize(p).toString().replace('\\', '/'), Files.size(p),
+                            Files.getLastModifiedTime(p).toInstant()));
+                } catch (NoSuchFileException gone) {
+                    // deleted while listing
+                }
             }
         }
         return out;
@@ -96,31 +153,45 @@ public final class LocalBackend implements Backend {
     public void write(String key, byte[] content) throws IOException {
         Path target = resolve(key);
         Files.createDirectories(target.getParent());
-        Path tmp = target.resolveSibling(target.getFileName() + ".part");
-        Files.write(tmp, content);
-        fsync(tmp);
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Path tmp = tempFor(target);
+        try {
+            Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            fsync(tmp);
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            fsyncDir(target.getParent());
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     @Override
     public Optional<byte[]> read(String key) throws IOException {
         Path p = resolve(key);
-        return Files.exists(p) ? Optional.of(Files.readAllBytes(p)) : Optional.empty();
+        try {
+            return Optional.of(Files.readAllBytes(p));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
     }
 
     @Override
     public void delete(String key) throws IOException {
         Path p = resolve(key);
         Files.deleteIfExists(p);
-        // remove directories left empty, up to the root
+        // remove a snapshot's directory once it is empty (not snapshots/ or locks/ themselves, which other
+        // writers may be creating files in at this moment)
         Path dir = p.getParent();
-        while (dir != null && dir.startsWith(root) && !dir.equals(root) && Files.isDirectory(dir)) {
+        while (dir != null && dir.startsWith(root) && root.relativize(dir).getNameCount() > 1 && Files.isDirectory(dir)) {
             try (Stream<Path> s = Files.list(dir)) {
                 if (s.findAny().isPresent()) {
                     break;
                 }
             }
-            Files.deleteIfExists(dir);
+            try {
+                Files.deleteIfExists(dir);
+            } catch (java.nio.file.DirectoryNotEmptyException raced) {
+                break; // another writer put something there meanwhile
+            }
             dir = dir.getParent();
         }
     }

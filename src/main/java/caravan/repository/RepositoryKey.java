@@ -96,6 +96,17 @@ public final class RepositoryKey {
 
     /** Associated data binding an object to its snapshot and name, so objects cannot be swapped. */
     public static byte[] associatedData(String snapshotId, String objectName) {
-        return ("caravan/v1/" + snapshotId + "/" + objectName).getBytes(StandardCharsets.UTF_8);
+        return ("caravan/v2/" + snapshotId + "/" + objectName).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Associated data of a snapshot's sealed manifest (no artifact can be named "manifest.json/"). */
+    public static byte[] manifestAssociatedData(String snapshotId) {
+        return ("caravan/v2/" + snapshotId + "/manifest.json/").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Derives the key these parameters describe, or null when the password does not match their key check. */
+    public static RepositoryKey open(RepositoryConfig.KeyParams p, byte[] password) {
+        RepositoryKey k = derive(password, Base64.getDecoder().decode(p.kdf.salt), p.kdf.iterations, p.segmentSize);
+        return k.matches(p.keyCheck) ? k : null;
     }
 }

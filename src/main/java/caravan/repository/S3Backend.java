@@ -19,6 +19,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.utils.AttributeMap;
 
 import javax.net.ssl.TrustManagerFactory;
@@ -28,6 +29,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
@@ -38,9 +41,9 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * {@code backend.s3}: any S3-compatible store. Large objects go through camel-aws2-s3 (multipart upload of
- * a File body, so parts stream from disk); the SDK client is built here so the Secret's credentials and
- * {@code CA_CERT_DATA} apply, and bound in the Camel registry for the endpoints to use.
+ * {@code backend.s3}: any S3-compatible store. The SDK client is built here so the Secret's credentials and
+ * {@code CA_CERT_DATA} apply, and bound in the Camel registry for the camel-aws2-s3 endpoint that streams
+ * downloads. Uploads use the client directly (see {@link #store}).
  */
 public final class S3Backend implements Backend {
     private static final AtomicInteger IDS = new AtomicInteger();
@@ -185,15 +188,115 @@ public final class S3Backend implements Backend {
         return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix);
     }
 
+    /**
+     * Multipart upload through the SDK client with a Content-MD5 on every part, so the store checks each
+     * part's bytes (BadDigest otherwise), then a HEAD that confirms the stored size. Hand-written rather than
+     * camel-aws2-s3's multipart producer, which sends no checksum the store could verify. Parts are read
+     * from the sealed file twice (MD5, then the request body), never held in the heap.
+     */
     @Override
-    public String uploadUri() {
-        return "aws2-s3://" + bucket + "?amazonS3Client=#" + clientId + "&autoCreateBucket=false"
-                + "&multiPartUpload=true&partSize=" + settings.partSize();
+    public void store(String key, Path file) throws IOException {
+        long size = Files.size(file);
+        String full = fullKey(key);
+        long part = Math.max(5L << 20, settings.partSize());
+        try {
+            if (size <= part) {
+                String md5 = md5(file, 0, size);
+                client.putObject(r -> r.bucket(bucket).key(full).contentLength(size).contentMD5(md5),
+                        RequestBody.fromFile(file));
+            } else {
+                multipart(full, file, size, part);
+            }
+            long stored = client.headObject(r -> r.bucket(bucket).key(full)).contentLength();
+            if (stored != size) {
+                throw new IOException("the store holds " + stored + " bytes of " + size + " for " + location() + "/" + key);
+            }
+        } catch (S3Exception e) {
+            throw new IOException("cannot store " + location() + "/" + key + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot store " + location() + "/" + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void multipart(String full, Path file, long size, long part) throws IOException {
+        String uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(full)).uploadId();
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            int n = 1;
+            for (long off = 0; off < size; off += part, n++) {
+                long len = Math.min(part, size - off);
+                long from = off;
+                int number = n;
+                String md5 = md5(file, from, len);
+                // the provider reopens the slice on every attempt the SDK makes
+                String etag = client.uploadPart(r -> r.bucket(bucket).key(full).uploadId(uploadId).partNumber(number)
+                                .contentLength(len).contentMD5(md5),
+                        RequestBody.fromContentProvider(() -> slice(file, from, len), len, "application/octet-stream")).eTag();
+                parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
+            }
+            client.completeMultipartUpload(r -> r.bucket(bucket).key(full).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(parts)));
+        } catch (IOException | RuntimeException e) {
+            try {
+                client.abortMultipartUpload(r -> r.bucket(bucket).key(full).uploadId(uploadId));
+            } catch (RuntimeException ignored) {
+                // the store is gone; an incomplete upload is not an object and lists nowhere
+            }
+            throw e;
+        }
+    }
+
+    private static String md5(Path file, long off, long len) throws IOException {
+        java.security.MessageDigest md;
+        try {
+            md = java.security.MessageDigest.getInstance("MD5");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (InputStream in = slice(file, off, len)) {
+            byte[] buf = new byte[1 << 16];
+            for (int r; (r = in.read(buf)) > 0; ) {
+                md.update(buf, 0, r);
+            }
+        }
+        return java.util.Base64.getEncoder().encodeToString(md.digest());
+    }
+
+    private static InputStream slice(Path file, long off, long len) throws java.io.UncheckedIOException {
+        try {
+            java.nio.channels.SeekableByteChannel ch = Files.newByteChannel(file);
+            ch.position(off);
+            return new java.io.BufferedInputStream(org.apache.commons.io.input.BoundedInputStream.builder()
+                    .setInputStream(java.nio.channels.Channels.newInputStream(ch)).setMaxCount(len).get(), 1 << 16);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @Override
-    public Map<String, Object> uploadHeaders(String key) {
-        return Map.of(AWS2S3Constants.KEY, fullKey(key));
+    public boolean createExclusive(String key, byte[] content) throws IOException {
+        try {
+            client.putObject(r -> r.bucket(bucket).key(fullKey(key)).ifNoneMatch("*"), RequestBody.fromBytes(content));
+            return true;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 412 || e.statusCode() == 409) {
+                return false; // 412: it exists; 409: a concurrent conditional write to the same key won
+            }
+            if (e.statusCode() == 501 || e.statusCode() == 400) {
+                // a store without conditional writes: write only if still absent; the caller reads back
+                if (read(key).isPresent()) {
+                    return false;
+                }
+                write(key, content);
+                return true;
+            }
+            throw new IOException("cannot create " + location() + "/" + key + ": " + describe(e), e);
+        }
+    }
+
+    private static String describe(S3Exception e) {
+        return e.awsErrorDetails() == null ? e.getMessage()
+                : e.statusCode() + " " + e.awsErrorDetails().errorCode() + ": " + e.awsErrorDetails().errorMessage();
     }
 
     @Override
@@ -210,7 +313,17 @@ public final class S3Backend implements Backend {
     }
 
     @Override
-    public List<ObjectInfo> list(String keyPrefix) {
+    public List<ObjectInfo> list(String keyPrefix) throws IOException {
+        try {
+            return listAll(keyPrefix);
+        } catch (S3Exception e) {
+            throw new IOException("cannot list " + location() + "/" + keyPrefix + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot list " + location() + "/" + keyPrefix + ": " + e.getMessage(), e);
+        }
+    }
+
+    private List<ObjectInfo> listAll(String keyPrefix) {
         String p = fullKey(keyPrefix);
         int strip = prefix.isEmpty() ? 0 : prefix.length() + 1;
         List<ObjectInfo> out = new ArrayList<>();
@@ -221,8 +334,23 @@ public final class S3Backend implements Backend {
     }
 
     @Override
-    public void write(String key, byte[] content) {
-        client.putObject(r -> r.bucket(bucket).key(fullKey(key)), RequestBody.fromBytes(content));
+    public void write(String key, byte[] content) throws IOException {
+        try {
+            client.putObject(r -> r.bucket(bucket).key(fullKey(key)).contentMD5(java.util.Base64.getEncoder()
+                    .encodeToString(md5(content))), RequestBody.fromBytes(content));
+        } catch (S3Exception e) {
+            throw new IOException("cannot write " + location() + "/" + key + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot write " + location() + "/" + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] md5(byte[] content) {
+        try {
+            return java.security.MessageDigest.getInstance("MD5").digest(content);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
@@ -235,13 +363,21 @@ public final class S3Backend implements Backend {
             if (e.statusCode() == 404) {
                 return Optional.empty();
             }
-            throw new IOException("cannot read " + location() + "/" + key + ": " + e.awsErrorDetails().errorMessage(), e);
+            throw new IOException("cannot read " + location() + "/" + key + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot read " + location() + "/" + key + ": " + e.getMessage(), e);
         }
     }
 
     @Override
-    public void delete(String key) {
-        client.deleteObject(r -> r.bucket(bucket).key(fullKey(key)));
+    public void delete(String key) throws IOException {
+        try {
+            client.deleteObject(r -> r.bucket(bucket).key(fullKey(key)));
+        } catch (S3Exception e) {
+            throw new IOException("cannot delete " + location() + "/" + key + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot delete " + location() + "/" + key + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -10,7 +10,10 @@ import java.util.Map;
  * and only if its manifest does.
  */
 public class SnapshotManifest {
-    public int formatVersion = 1;
+    public int formatVersion = 2;
+    /** The key parameters' id this snapshot was sealed with (from the envelope; not stored inside). */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public String keyId;
     public String id;
     /** RFC 3339 UTC time the backup started. */
     public String time;
@@ -66,8 +69,8 @@ public class SnapshotManifest {
     public static class Encryption {
         public String algorithm = RepositoryKey.CIPHER;
         public int segmentSize = RepositoryKey.SEGMENT_SIZE;
-        public String keyDerivation = "repository caravan.json kdf";
-        public String associatedData = "caravan/v1/<snapshot id>/<object name>";
+        public String keyDerivation = "the manifest envelope's key parameters (a copy of caravan.json's)";
+        public String associatedData = "caravan/v2/<snapshot id>/<object name>";
     }
 
     public static class StoredObject {

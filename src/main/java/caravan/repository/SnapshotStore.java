@@ -6,11 +6,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.file.Path;
-import java.io.UncheckedIOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -21,36 +20,52 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongConsumer;
 
 /**
- * The snapshots of one repository, on top of a {@link Backend}:
+ * The snapshots of one repository, on top of a {@link Backend}. The layout and the order of writes are
+ * specified in docs/repository-format.md:
  * <pre>
- *   caravan.json                          key derivation parameters and key check
+ *   caravan.json                          repository id and key parameters (created once, conditionally)
+ *   locks/&lt;lock id&gt;.json                 one backup of a target at a time (holder + heartbeat)
+ *   snapshots/&lt;id&gt;/in-progress.json       a backup running (holder + heartbeat); removed after the manifest
  *   snapshots/&lt;id&gt;/&lt;artifact&gt;.zst.enc  compressed, encrypted artifacts
- *   snapshots/&lt;id&gt;/manifest.json          written last; no manifest, no snapshot
+ *   snapshots/&lt;id&gt;/manifest.json          sealed (authenticated), written last: no manifest, no snapshot
  * </pre>
  */
 public final class SnapshotStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotStore.class);
     public static final String CONFIG = "caravan.json";
     public static final String SNAPSHOTS = "snapshots/";
+    public static final String LOCKS = "locks/";
     public static final String MANIFEST = "manifest.json";
+    public static final String IN_PROGRESS = "in-progress.json";
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Backend backend;
     private final String name;
+    private final byte[] password;
+    private final RepositoryConfig config;
     private final RepositoryKey key;
-    private final int segmentSize;
+    /** Keys by key-parameter id: one derivation per set of parameters, not per snapshot. */
+    private final Map<String, Optional<RepositoryKey>> keys = new ConcurrentHashMap<>();
+    /** Snapshot id → its key, filled as manifests are opened. */
+    private final Map<String, RepositoryKey> snapshotKeys = new ConcurrentHashMap<>();
 
-    private SnapshotStore(Backend backend, String name, RepositoryKey key, int segmentSize) {
+    private SnapshotStore(Backend backend, String name, byte[] password, RepositoryConfig config, RepositoryKey key) {
         this.backend = backend;
         this.name = name;
+        this.password = password.clone();
+        this.config = config;
         this.key = key;
-        this.segmentSize = segmentSize;
+        keys.put(config.key.id, Optional.of(key));
     }
 
     /**
-     * Opens the repository with the password, creating it on first use when {@code create} is set.
+     * Opens the repository with the password, creating it on first use when {@code create} is set. Creation
+     * is conditional and always read back: of two first backups, the one that lost the race adopts what the
+     * winner stored before it writes anything.
      *
      * @param name         "Repository ns/name", for messages
      * @param passwordFrom where the password came from, for messages ("Secret ns/x key RESTIC_PASSWORD")
@@ -59,45 +74,65 @@ public final class SnapshotStore implements AutoCloseable {
                                      boolean create, int kdfIterations) {
         try {
             Optional<byte[]> raw = backend.read(CONFIG);
+            RepositoryKey mine = null;
+            RepositoryConfig wrote = null;
             if (raw.isEmpty()) {
                 if (!create) {
                     throw new CaravanException("RepositoryNotInitialized", name + " at " + backend.location()
                             + " holds no Caravan repository (no " + CONFIG + "); nothing has been backed up there yet");
                 }
-                return init(backend, name, password, kdfIterations);
+                wrote = newConfig(password, kdfIterations);
+                mine = RepositoryKey.open(wrote.key, password);
+                boolean created = backend.createExclusive(CONFIG, Yaml.toJson(wrote).getBytes(StandardCharsets.UTF_8));
+                raw = backend.read(CONFIG);
+                if (raw.isEmpty()) {
+                    throw new CaravanException("BackendUnavailable", name + ": " + CONFIG + " was written to "
+                            + backend.location() + " but cannot be read back");
+                }
+                LOG.info(created ? "initialized {} at {}" : "{} at {} was initialized by another writer at the same "
+                        + "moment; using its parameters", name, backend.location());
             }
-            RepositoryConfig cfg = Yaml.JSON.readValue(raw.get(), RepositoryConfig.class);
-            if (!"caravan-repository".equals(cfg.format) || cfg.version != 1) {
-                throw new CaravanException("UnsupportedRepository", name + " at " + backend.location()
-                        + ": " + CONFIG + " has format " + cfg.format + " version " + cfg.version
-                        + ", this Caravan reads caravan-repository version 1");
-            }
-            RepositoryKey k = RepositoryKey.derive(password, Base64.getDecoder().decode(cfg.kdf.salt), cfg.kdf.iterations,
-                    cfg.segmentSize);
-            if (!k.matches(cfg.keyCheck)) {
+            RepositoryConfig cfg = parseConfig(raw.get(), name, backend);
+            RepositoryKey k = wrote != null && wrote.key.id.equals(cfg.key.id) ? mine : RepositoryKey.open(cfg.key, password);
+            if (k == null) {
                 throw new CaravanException("WrongPassword", passwordFrom + " does not open " + name
                         + " (the key check failed): the password differs from the one the repository was created with");
             }
-            return new SnapshotStore(backend, name, k, cfg.segmentSize);
+            return new SnapshotStore(backend, name, password, cfg, k);
         } catch (IOException e) {
             throw new CaravanException("BackendUnavailable", name + ": cannot read " + CONFIG + " at "
                     + backend.location() + ": " + e.getMessage(), e);
         }
     }
 
-    private static SnapshotStore init(Backend backend, String name, byte[] password, int iterations) throws IOException {
+    private static RepositoryConfig parseConfig(byte[] raw, String name, Backend backend) {
+        RepositoryConfig cfg;
+        try {
+            cfg = Yaml.JSON.readValue(raw, RepositoryConfig.class);
+        } catch (IOException e) {
+            throw new CaravanException("DamagedRepository", name + " at " + backend.location() + ": " + CONFIG
+                    + " is not valid JSON; it was damaged (every snapshot still carries its own key parameters)");
+        }
+        if (!RepositoryConfig.FORMAT.equals(cfg.format) || cfg.version != RepositoryConfig.VERSION
+                || cfg.key == null || cfg.key.id == null) {
+            throw new CaravanException("UnsupportedRepository", name + " at " + backend.location()
+                    + ": " + CONFIG + " has format " + cfg.format + " version " + cfg.version
+                    + ", this Caravan reads " + RepositoryConfig.FORMAT + " version " + RepositoryConfig.VERSION);
+        }
+        return cfg;
+    }
+
+    private static RepositoryConfig newConfig(byte[] password, int iterations) {
         byte[] salt = new byte[32];
         RANDOM.nextBytes(salt);
         RepositoryKey k = RepositoryKey.derive(password, salt, iterations);
         RepositoryConfig cfg = new RepositoryConfig();
-        cfg.id = UUID.randomUUID().toString();
         cfg.created = Instant.now().toString();
-        cfg.kdf.iterations = iterations;
-        cfg.kdf.salt = Base64.getEncoder().encodeToString(salt);
-        cfg.keyCheck = k.keyCheck();
-        backend.write(CONFIG, Yaml.toJson(cfg).getBytes(StandardCharsets.UTF_8));
-        LOG.info("initialized {} at {}", name, backend.location());
-        return new SnapshotStore(backend, name, k, cfg.segmentSize);
+        cfg.key.id = UUID.randomUUID().toString();
+        cfg.key.kdf.iterations = iterations;
+        cfg.key.kdf.salt = Base64.getEncoder().encodeToString(salt);
+        cfg.key.keyCheck = k.keyCheck();
+        return cfg;
     }
 
     public Backend backend() {
@@ -106,19 +141,29 @@ public final class SnapshotStore implements AutoCloseable {
 
     /** The repository's encryption parameters, for the manifests. */
     public int segmentSize() {
-        return segmentSize;
+        return config.key.segmentSize;
     }
 
     public RepositoryKey key() {
         return key;
     }
 
+    public RepositoryConfig config() {
+        return config;
+    }
+
     public String name() {
         return name;
     }
 
+    /** The key for a set of key parameters (derived once), or null when the password does not open them. */
+    RepositoryKey keyFor(RepositoryConfig.KeyParams p) {
+        return keys.computeIfAbsent(p.id == null ? "" : p.id, id -> Optional.ofNullable(RepositoryKey.open(p, password)))
+                .orElse(null);
+    }
+
     /** A fresh 8-hex-digit id, like restic's short ids, not used by any snapshot or leftover. */
-    public String newSnapshotId() throws IOException {
+    String newSnapshotId() throws IOException {
         while (true) {
             byte[] b = new byte[4];
             RANDOM.nextBytes(b);
@@ -129,17 +174,25 @@ public final class SnapshotStore implements AutoCloseable {
         }
     }
 
-    /** Compresses and encrypts one file of a snapshot into {@code sealed}; returns its manifest entry. */
-    public SnapshotManifest.StoredObject seal(String snapshotId, String name, Path plain, Path sealed, int level,
-                                              int workers, java.util.function.LongConsumer progress)
-            throws IOException, java.security.GeneralSecurityException {
-        return seal(snapshotId, name, plain, sealed, level, workers, progress, null);
+    /**
+     * Starts writing a snapshot: gives it a fresh id, writes its in-progress marker and keeps the marker's
+     * heartbeat going until {@link PendingSnapshot#commit} or {@link PendingSnapshot#abort}.
+     */
+    public PendingSnapshot begin(SnapshotManifest m, Holder holder, RepositorySettings settings) throws IOException {
+        return PendingSnapshot.begin(this, m, holder, settings);
     }
 
-    /** As above; the observer (may be null) sees the plaintext and adds its facts to the entry's metadata. */
+    /**
+     * Takes the lock for backups of {@code target} (waiting up to lock-wait for another holder);
+     * {@code check} runs while it waits and may throw to give up (a cancelled session).
+     */
+    public RepositoryLock lock(String target, Holder holder, RepositorySettings settings, Runnable check) throws IOException {
+        return RepositoryLock.acquire(backend, name, target, holder, settings, check);
+    }
+
+    /** Compresses and encrypts one file of a snapshot into {@code sealed}; returns its manifest entry. */
     public SnapshotManifest.StoredObject seal(String snapshotId, String name, Path plain, Path sealed, int level,
-                                              int workers, java.util.function.LongConsumer progress,
-                                              PlainObserver observer)
+                                              int workers, LongConsumer progress, PlainObserver observer)
             throws IOException, java.security.GeneralSecurityException {
         Sealer.Result r = Sealer.seal(plain, sealed, key.aead(), RepositoryKey.associatedData(snapshotId, name), level,
                 workers, progress, observer);
@@ -164,30 +217,59 @@ public final class SnapshotStore implements AutoCloseable {
         return SNAPSHOTS + snapshotId + "/" + MANIFEST;
     }
 
-    /** Every snapshot, newest first. A manifest that cannot be parsed is reported and skipped. */
-    public List<SnapshotManifest> list() {
+    static String markerKey(String snapshotId) {
+        return SNAPSHOTS + snapshotId + "/" + IN_PROGRESS;
+    }
+
+    /** A manifest that exists but cannot be trusted: its snapshot is damaged. */
+    public record Damaged(String id, String problem, Instant stored) {
+    }
+
+    /** What the repository holds: sound snapshots newest first, damaged manifests, backups in progress. */
+    public record Listing(List<SnapshotManifest> snapshots, List<Damaged> damaged, List<String> inProgress) {
+    }
+
+    /** Every snapshot, newest first; and every manifest that fails to open, as damaged. */
+    public Listing listing() {
         List<SnapshotManifest> out = new ArrayList<>();
-        for (String id : snapshotFolders().keySet()) {
+        List<Damaged> damaged = new ArrayList<>();
+        List<String> running = new ArrayList<>();
+        for (Map.Entry<String, Folder> e : snapshotFolders().entrySet()) {
+            String id = e.getKey();
+            Folder f = e.getValue();
+            if (f.manifest == null) {
+                if (f.marker != null) {
+                    running.add(id);
+                }
+                continue;
+            }
             try {
-                backend.read(manifestKey(id)).ifPresent(raw -> out.add(parse(raw, id)));
-            } catch (IOException | UncheckedIOException e) {
-                LOG.warn("{}: snapshot {} has an unreadable manifest: {}", name, id, e.getMessage());
+                Optional<byte[]> raw = backend.read(manifestKey(id));
+                if (raw.isEmpty()) {
+                    continue; // removed since the listing
+                }
+                SnapshotManifest m = ManifestCodec.open(raw.get(), id, this::keyFor);
+                snapshotKeys.put(id, keys.get(m.keyId).orElseThrow());
+                out.add(m);
+            } catch (ManifestCodec.DamagedManifest d) {
+                LOG.warn("{}: snapshot {} is damaged: {}", name, id, d.getMessage());
+                damaged.add(new Damaged(id, d.getMessage(), f.manifest.lastModified()));
+            } catch (IOException ex) {
+                throw new CaravanException("BackendUnavailable", name + ": cannot read " + manifestKey(id) + " at "
+                        + backend.location() + ": " + ex.getMessage(), ex);
             }
         }
         out.sort(Comparator.comparing((SnapshotManifest m) -> Instant.parse(m.time)).reversed());
-        return out;
+        return new Listing(out, damaged, running);
     }
 
-    private static SnapshotManifest parse(byte[] raw, String id) {
-        try {
-            return Yaml.JSON.readValue(raw, SnapshotManifest.class);
-        } catch (IOException e) {
-            throw new UncheckedIOException("manifest of " + id + " is not valid JSON", e);
-        }
+    /** The sound snapshots, newest first (damaged ones are left out: see {@link #listing}). */
+    public List<SnapshotManifest> list() {
+        return listing().snapshots();
     }
 
-    /** snapshot id → (has manifest, newest object time) for every folder under snapshots/. */
-    private Map<String, Folder> snapshotFolders() {
+    /** snapshot id → its folder's manifest, marker and objects. */
+    Map<String, Folder> snapshotFolders() {
         Map<String, Folder> folders = new LinkedHashMap<>();
         try {
             for (Backend.ObjectInfo o : backend.list(SNAPSHOTS)) {
@@ -197,9 +279,14 @@ public final class SnapshotStore implements AutoCloseable {
                     continue;
                 }
                 String id = rest.substring(0, slash);
+                String file = rest.substring(slash + 1);
                 Folder f = folders.computeIfAbsent(id, x -> new Folder());
-                f.keys.add(o.key());
-                f.hasManifest |= rest.substring(slash + 1).equals(MANIFEST);
+                f.objects.add(o);
+                if (file.equals(MANIFEST)) {
+                    f.manifest = o;
+                } else if (file.equals(IN_PROGRESS)) {
+                    f.marker = o;
+                }
                 if (o.lastModified() != null && (f.newest == null || o.lastModified().isAfter(f.newest))) {
                     f.newest = o.lastModified();
                 }
@@ -210,21 +297,35 @@ public final class SnapshotStore implements AutoCloseable {
         return folders;
     }
 
-    private static final class Folder {
-        final List<String> keys = new ArrayList<>();
-        boolean hasManifest;
+    static final class Folder {
+        final List<Backend.ObjectInfo> objects = new ArrayList<>();
+        Backend.ObjectInfo manifest;
+        Backend.ObjectInfo marker;
         Instant newest;
     }
 
-    /** The snapshot with this id, or the only one whose id starts with it. */
+    /**
+     * The snapshot with this id, or the only one whose id starts with it. A damaged manifest whose id
+     * matches fails here, naming it, rather than being skipped.
+     */
     public Optional<SnapshotManifest> find(String idOrPrefix) {
-        List<SnapshotManifest> matches = list().stream().filter(m -> m.id.startsWith(idOrPrefix)).toList();
-        if (matches.size() > 1) {
-            return matches.stream().filter(m -> m.id.equals(idOrPrefix)).findFirst()
-                    .or(() -> {
-                        throw new CaravanException("AmbiguousSnapshot", "snapshot id prefix " + idOrPrefix
-                                + " matches " + matches.size() + " snapshots in " + name);
-                    });
+        Listing l = listing();
+        List<SnapshotManifest> matches = l.snapshots().stream().filter(m -> m.id.startsWith(idOrPrefix)).toList();
+        List<Damaged> damaged = l.damaged().stream().filter(d -> d.id().startsWith(idOrPrefix)).toList();
+        Optional<SnapshotManifest> exact = matches.stream().filter(m -> m.id.equals(idOrPrefix)).findFirst();
+        if (exact.isPresent()) {
+            return exact;
+        }
+        if (!damaged.isEmpty()) {
+            Damaged d = damaged.stream().filter(x -> x.id().equals(idOrPrefix)).findFirst().orElse(damaged.get(0));
+            if (d.id().equals(idOrPrefix) || matches.isEmpty()) {
+                throw new CaravanException("DamagedSnapshot", "snapshot " + d.id() + " in " + name + " is damaged: "
+                        + d.problem());
+            }
+        }
+        if (matches.size() + damaged.size() > 1) {
+            throw new CaravanException("AmbiguousSnapshot", "snapshot id prefix " + idOrPrefix
+                    + " matches " + (matches.size() + damaged.size()) + " snapshots in " + name);
         }
         return matches.stream().findFirst();
     }
@@ -236,7 +337,7 @@ public final class SnapshotStore implements AutoCloseable {
      */
     public String verify(SnapshotManifest m) {
         for (SnapshotManifest.StoredObject o : m.objects) {
-            String problem = read(m.id, o, java.io.OutputStream.nullOutputStream(), null);
+            String problem = read(m.id, o, OutputStream.nullOutputStream(), null);
             if (problem != null) {
                 return o.name + ": " + problem;
             }
@@ -249,14 +350,17 @@ public final class SnapshotStore implements AutoCloseable {
      * sizes with the manifest. Returns null when the object is sound, else what is wrong with it. The one place
      * that decides whether stored data can be trusted (restore and {@code snapshots --verify} both use it).
      */
-    public String read(String snapshotId, SnapshotManifest.StoredObject o, java.io.OutputStream out,
-                       java.util.function.LongConsumer progress) {
+    public String read(String snapshotId, SnapshotManifest.StoredObject o, OutputStream out, LongConsumer progress) {
+        RepositoryKey k = snapshotKeys.getOrDefault(snapshotId, key);
         Sealer.Result r;
         try (java.io.InputStream in = backend.open(o.key)) {
-            r = Sealer.unseal(in, out, key.aead(), RepositoryKey.associatedData(snapshotId, o.name), progress);
+            r = Sealer.unseal(in, out, k.aead(), RepositoryKey.associatedData(snapshotId, o.name), progress);
         } catch (java.io.FileNotFoundException e) {
             return "the stored object " + o.key + " is missing";
         } catch (IOException | java.security.GeneralSecurityException e) {
+            if (Storage.isNoSpace(e)) {
+                throw Storage.noSpace("restoring " + o.name, e);
+            }
             return "fails decryption: the stored object " + o.key + " is corrupted or was modified (" + e.getMessage() + ")";
         }
         if (!r.storedSha256().equals(o.storedSha256) || r.storedSize() != o.storedSize) {
@@ -270,58 +374,85 @@ public final class SnapshotStore implements AutoCloseable {
         return null;
     }
 
-    public void writeManifest(SnapshotManifest m) throws IOException {
-        backend.write(manifestKey(m.id), Yaml.toJson(m).getBytes(StandardCharsets.UTF_8));
-    }
-
     /** Removes a snapshot whole: the manifest first (so it stops counting), then its objects. */
     public void delete(SnapshotManifest m) throws IOException {
         backend.delete(manifestKey(m.id));
         deleteObjects(m.id);
     }
 
-    /** Removes whatever objects exist under a snapshot id (a failed backup's leftovers). */
-    public void deleteObjects(String snapshotId) throws IOException {
+    /** Removes whatever objects exist under a snapshot id, its in-progress marker last. */
+    void deleteObjects(String snapshotId) throws IOException {
+        String marker = markerKey(snapshotId);
         for (Backend.ObjectInfo o : backend.list(SNAPSHOTS + snapshotId + "/")) {
-            backend.delete(o.key());
+            if (!o.key().equals(marker)) {
+                backend.delete(o.key());
+            }
         }
+        backend.delete(marker);
     }
 
     /**
-     * Deletes folders without a manifest whose newest object is older than {@code grace}: the leftovers of
-     * a backup that crashed before it could clean up. The grace period keeps a backup running elsewhere
-     * safe. Returns the ids removed.
+     * Removes what backups that died left behind: folders without a manifest whose in-progress marker has
+     * stopped beating (its holder is provably gone on this host, or its heartbeat is older than stale-after),
+     * and marker-less folders whose newest object is older than leftover-grace. A backup that still runs,
+     * however long, keeps its marker fresh and is never touched. Returns the ids removed.
      */
-    public List<String> sweepLeftovers(Duration grace) throws IOException {
-        Instant cutoff = Instant.now().minus(grace);
+    public List<String> sweepLeftovers(RepositorySettings settings) throws IOException {
+        Instant now = Instant.now();
         List<String> removed = new ArrayList<>();
         for (Map.Entry<String, Folder> e : snapshotFolders().entrySet()) {
             Folder f = e.getValue();
-            if (!f.hasManifest && f.newest != null && f.newest.isBefore(cutoff)) {
-                for (String k : f.keys) {
-                    backend.delete(k);
+            String id = e.getKey();
+            if (f.manifest != null) {
+                if (f.marker != null) {
+                    backend.delete(markerKey(id)); // committed; the writer died before removing its marker
                 }
-                removed.add(e.getKey());
+                continue;
             }
+            boolean dead;
+            if (f.marker != null) {
+                PendingSnapshot.Marker mk = PendingSnapshot.readMarker(backend, id);
+                dead = mk == null ? f.marker.lastModified().isBefore(now.minus(settings.staleAfter()))
+                        : mk.holder == null || mk.holder.deadOnThisHost()
+                        || Instant.parse(mk.heartbeat).isBefore(now.minus(settings.staleAfter()));
+            } else {
+                dead = f.newest != null && f.newest.isBefore(now.minus(settings.leftoverGrace()));
+            }
+            if (!dead) {
+                continue;
+            }
+            // the marker first: a writer that is alive after all then fails its commit check
+            backend.delete(markerKey(id));
+            if (backend.read(manifestKey(id)).isPresent()) {
+                continue; // it committed after all
+            }
+            deleteObjects(id);
+            removed.add(id);
         }
         if (!removed.isEmpty()) {
-            LOG.info("{}: removed leftovers of unfinished backups {}", name, removed);
+            LOG.info("{}: removed leftovers of backups that died: {}", name, removed);
         }
         return removed;
     }
 
     /**
      * Deletes everything Caravan stored in this repository (a Repository with {@code wipeOut: true} being
-     * deleted): manifests first, so no snapshot half-exists, then objects, then caravan.json. Returns the
-     * number of objects removed.
+     * deleted): manifests first, so no snapshot half-exists, then objects and locks, then caravan.json.
+     * Returns the number of objects removed.
      */
     public int wipe() throws IOException {
         int n = 0;
-        for (SnapshotManifest m : list()) {
-            backend.delete(manifestKey(m.id));
-            n++;
+        for (Map.Entry<String, Folder> e : snapshotFolders().entrySet()) {
+            if (e.getValue().manifest != null) {
+                backend.delete(manifestKey(e.getKey()));
+                n++;
+            }
         }
         for (Backend.ObjectInfo o : backend.list(SNAPSHOTS)) {
+            backend.delete(o.key());
+            n++;
+        }
+        for (Backend.ObjectInfo o : backend.list(LOCKS)) {
             backend.delete(o.key());
             n++;
         }
@@ -332,6 +463,7 @@ public final class SnapshotStore implements AutoCloseable {
 
     @Override
     public void close() {
+        java.util.Arrays.fill(password, (byte) 0);
         backend.close();
     }
 }

@@ -19,6 +19,11 @@ public final class BackupRun extends SessionRun {
     /** The snapshot being written; null until an id is assigned. */
     public SnapshotManifest snapshot;
     public List<String> removedByRetention = new ArrayList<>();
+    /** The snapshot's in-progress marker and heartbeat, from begin to commit or abort. */
+    public caravan.repository.PendingSnapshot pending;
+    /** The target's repository lock and this process's backup slot, held for the whole backup. */
+    public caravan.repository.RepositoryLock lock;
+    public java.util.concurrent.Semaphore slot;
     /** The repository's snapshots after retention (for the Repository status); null if not listed. */
     public List<SnapshotManifest> repositorySnapshots;
     /** The dump tool and the database version, for the manifest. */

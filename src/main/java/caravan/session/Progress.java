@@ -41,6 +41,7 @@ public final class Progress implements LongConsumer {
     @Override
     public void accept(long doneBytes) {
         done = doneBytes;
+        run.checkDeadline(stage); // a long seal or download stops when the session is cancelled or out of time
         Instant now = Instant.now();
         if (Duration.between(lastReport, now).compareTo(run.settings.progressInterval()) >= 0) {
             lastReport = now;

@@ -54,8 +54,8 @@ public final class Retries {
         }
         boolean transientCause = false;
         for (Throwable t = ex.getException(); t != null; t = t.getCause()) {
-            if (t instanceof CaravanException) {
-                return false;
+            if (t instanceof CaravanException || caravan.repository.Storage.isNoSpace(t)) {
+                return false; // Caravan's own verdicts, and a full disk, do not heal by trying again
             }
             if (t instanceof AwsServiceException s) {
                 int code = s.statusCode();

@@ -122,6 +122,11 @@ public final class SessionReport {
     /** The failure, or "interrupted" when Caravan was shutting down under the session (its clients closing). */
     private static Exception interrupted(Exchange exchange, SessionRun run) {
         Exception e = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        if (run.isCancelled() && !"Interrupted".equals(reason(e))) {
+            // the step failed because its processes were ended: say why they were
+            return new CaravanException("Interrupted", run.describe() + " was stopped (" + run.cancelReason()
+                    + ") while it ran: " + message(e), e);
+        }
         if (!(e instanceof CaravanException) && (run.camel.isStopping() || run.camel.isStopped())) {
             return new CaravanException("Interrupted", run.describe() + " was interrupted: Caravan shut down while it ran ("
                     + e.getClass().getSimpleName() + ")", e);

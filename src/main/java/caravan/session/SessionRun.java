@@ -96,6 +96,36 @@ public abstract class SessionRun {
         return describe().substring(describe().indexOf(' ') + 1);
     }
 
+    /** Why the session was stopped from outside (a signal, a shutdown), or null while it may go on. */
+    private volatile String cancelled;
+
+    /** Stops the session at its next check; the processes it started are ended by the caller. */
+    public void cancel(String why) {
+        cancelled = why;
+    }
+
+    public boolean isCancelled() {
+        return cancelled != null;
+    }
+
+    public String cancelReason() {
+        return cancelled;
+    }
+
+    /**
+     * Throws when the session was cancelled or its {@code timeOut} has passed, naming the step it was in.
+     * Called between steps and from the progress of every long stream (seal, upload, download).
+     */
+    public void checkDeadline(String step) {
+        if (cancelled != null) {
+            throw new CaravanException("Interrupted", describe() + " was stopped (" + cancelled + ") while " + step);
+        }
+        if (deadline != null && !Instant.now().isBefore(deadline)) {
+            throw new CaravanException("FailedToCompleteWithinDeadline", describe() + " ran out of its timeOut while "
+                    + step + " (deadline " + deadline + ")");
+        }
+    }
+
     /** Time left before the session's {@code timeOut}, capped by {@code cap}. */
     public Duration timeLeft(Duration cap) {
         if (deadline == null) {

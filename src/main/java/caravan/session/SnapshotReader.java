@@ -35,9 +35,22 @@ public final class SnapshotReader {
     public void select(@ExchangeProperty("run") RestoreRun run) {
         String wanted = run.requestedSnapshot;
         if (wanted.equals("latest")) {
-            run.snapshot = run.store.list().stream().filter(m -> run.sourceHost.equals(m.hostname)).findFirst()
-                    .orElseThrow(() -> new CaravanException("SnapshotNotFound", run.requestedFrom + ": "
-                            + run.repositoryName() + " has no snapshot of host " + run.sourceHost));
+            SnapshotStore.Listing listing = run.store.listing();
+            SnapshotManifest latest = listing.snapshots().stream().filter(m -> run.sourceHost.equals(m.hostname))
+                    .findFirst().orElse(null);
+            // a damaged manifest may be the newest snapshot: never fall back to an older one silently
+            for (SnapshotStore.Damaged d : listing.damaged()) {
+                if (latest == null || d.stored() == null || !d.stored().isBefore(java.time.Instant.parse(latest.time))) {
+                    throw new CaravanException("DamagedSnapshot", run.requestedFrom + ": latest: snapshot " + d.id()
+                            + " in " + run.repositoryName() + " is damaged (" + d.problem() + ") and may be the newest"
+                            + (latest == null ? "" : "; to restore the newest sound one, name it: " + latest.id));
+                }
+            }
+            if (latest == null) {
+                throw new CaravanException("SnapshotNotFound", run.requestedFrom + ": "
+                        + run.repositoryName() + " has no snapshot of host " + run.sourceHost);
+            }
+            run.snapshot = latest;
         } else {
             run.snapshot = run.store.find(wanted).orElseThrow(() -> new CaravanException("SnapshotNotFound",
                     run.requestedFrom + ": snapshot \"" + wanted + "\" not found in " + run.repositoryName()));

@@ -4,6 +4,8 @@ import caravan.CaravanException;
 import caravan.api.BackupConfiguration;
 import caravan.api.Refs;
 import caravan.repository.Backends;
+import caravan.repository.Holder;
+import caravan.repository.RepositorySettings;
 import caravan.repository.SnapshotManifest;
 import caravan.repository.SnapshotStore;
 import org.apache.camel.Exchange;
@@ -16,17 +18,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The backup side of the repository: open (or create) it, give the snapshot an id, seal each artifact
- * into a staged file for the upload endpoint, and write the manifest last. On failure, {@link #abort}
- * removes every object of the unfinished snapshot.
+ * The backup side of the repository (docs/repository-format.md): open (or create) it, take the target's
+ * lock, start the snapshot (its in-progress marker and heartbeat), seal and store each artifact, and
+ * commit the manifest last, once every object is confirmed. On failure, {@link #abort} removes every object
+ * of the unfinished snapshot.
  */
 public final class SnapshotWriter {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotWriter.class);
-    public static final String UPLOAD_URI = "caravanUploadUri";
-    public static final String OBJECT_KEY = "caravanObjectKey";
+    /** Exchange property of the store-artifact route: the entry of the object being stored. */
+    public static final String OBJECT = "caravanStoredObject";
     private static final String UPLOAD_START = "caravanUploadStart";
+    /** Backups this process runs at once (different targets; one target is one at a time by its lock). */
+    private static volatile Semaphore slots;
 
     public void openRepository(@ExchangeProperty("run") SessionRun run) throws IOException {
         String secretRef = "Secret " + run.repository.getMetadata().getNamespace() + "/"
@@ -38,14 +45,44 @@ public final class SnapshotWriter {
         if (run instanceof BackupRun) {
             run.condition("BackendRepositoryInitialized", true, "BackendRepositoryFound",
                     run.repositoryName() + " is ready at " + run.store.backend().location());
-            run.store.sweepLeftovers(run.settings.leftoverGrace());
         }
+    }
+
+    /**
+     * One backup of a target at a time, across processes (the repository lock), and at most
+     * caravan.repository.max-concurrent-backups in this process. Then leftovers of dead backups are swept.
+     */
+    public void lock(@ExchangeProperty("run") BackupRun run) throws IOException, InterruptedException {
+        RepositorySettings rs = RepositorySettings.from(run.camel);
+        Semaphore s = slots(rs.maxConcurrentBackups());
+        if (!s.tryAcquire(rs.lockWait().toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new CaravanException("TooManyBackups", run.describe() + ": " + rs.maxConcurrentBackups()
+                    + " backups are running in this process (caravan.repository.max-concurrent-backups); waited "
+                    + rs.lockWait());
+        }
+        run.slot = s;
+        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs,
+                () -> run.checkDeadline("waiting for another backup of the target to finish"));
+        run.store.sweepLeftovers(rs);
+    }
+
+    private static synchronized Semaphore slots(int n) {
+        if (slots == null) {
+            slots = new Semaphore(n);
+        }
+        return slots;
+    }
+
+    /** What one lock covers: the target and the host it is backed up as (a retention group). */
+    static String lockTarget(BackupRun run) {
+        Refs.TargetRef ref = run.config.getSpec().target.ref;
+        String ns = ref.namespace == null ? run.config.getMetadata().getNamespace() : ref.namespace;
+        return (ref.kind == null ? "AppBinding" : ref.kind) + " " + ns + "/" + ref.name + " host " + run.hostname;
     }
 
     public void begin(@ExchangeProperty("run") BackupRun run) throws IOException {
         BackupConfiguration bc = run.config;
         SnapshotManifest m = new SnapshotManifest();
-        m.id = run.store.newSnapshotId();
         m.time = run.started.truncatedTo(ChronoUnit.MILLIS).toString();
         m.repository = run.repository.getMetadata().getNamespace() + "/" + run.repository.getMetadata().getName();
         m.hostname = run.hostname;
@@ -60,46 +97,45 @@ public final class SnapshotWriter {
         m.driver = run.driver;
         m.compression.level = run.settings.compressionLevel();
         m.encryption.segmentSize = run.store.segmentSize();
+        run.pending = run.store.begin(m, Holder.self(run.key()), RepositorySettings.from(run.camel));
         run.snapshot = m;
         LOG.info("{}: writing snapshot {} to {}", run.describe(), m.id, run.store.backend().location());
     }
 
     /**
-     * Body: an Artifact (a finished file of the dump). Afterwards: a File (the sealed object) and the upload
-     * endpoint's key headers. Called from parallel branches by drivers that dump several files at once.
+     * Body: an Artifact (a finished file of the dump). Afterwards: the sealed File, and its manifest entry in
+     * property {@link #OBJECT}. Called from parallel branches by drivers that dump several files at once.
      */
     public void seal(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws Exception {
         BackupRun.Artifact a = exchange.getIn().getBody(BackupRun.Artifact.class);
+        run.checkDeadline("sealing " + a.name());
         Instant start = Instant.now();
-        String key = SnapshotStore.objectKey(run.snapshot.id, a.name());
         Path sealed = run.workspace.resolve("sealed").resolve(a.name().replace('/', '_') + ".zst.enc");
         Files.createDirectories(sealed.getParent());
         long t0 = System.nanoTime();
         Progress progress = new Progress(run, "sealing " + a.name(), Files.size(a.file()));
-        SnapshotManifest.StoredObject o = run.store.seal(run.snapshot.id, a.name(), a.file(), sealed,
+        SnapshotManifest.StoredObject o = run.pending.seal(a.name(), a.file(), sealed,
                 run.settings.compressionLevel(), run.settings.compressionWorkers(), progress, a.observer());
         progress.finish();
         // the plaintext is no longer needed: free the disk before the upload
         Files.deleteIfExists(a.file());
         o.metadata.putAll(a.metadata());
-        synchronized (run.snapshot) {
-            run.snapshot.objects.add(o);
-        }
         LOG.info("{}: sealed {} ({} → {} bytes) in {} ms", run.describe(), a.name(), o.size, o.storedSize,
                 (System.nanoTime() - t0) / 1_000_000);
         exchange.getIn().setBody(sealed.toFile());
-        exchange.getIn().getHeaders().putAll(run.store.backend().uploadHeaders(key));
-        exchange.setProperty(UPLOAD_URI, run.store.backend().uploadUri());
-        exchange.setProperty(OBJECT_KEY, key);
+        exchange.setProperty(OBJECT, o);
         exchange.setProperty(UPLOAD_START, Instant.now());
         run.addStage("seal", start);
     }
 
-    public void stored(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws IOException {
-        String key = exchange.getProperty(OBJECT_KEY, String.class);
-        run.store.backend().afterUpload(key);
+    /** Stores the sealed file (the store confirms it), records its entry and removes the staged file. */
+    public void upload(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws IOException {
+        SnapshotManifest.StoredObject o = exchange.getProperty(OBJECT, SnapshotManifest.StoredObject.class);
+        run.checkDeadline("uploading " + o.name);
+        Path sealed = exchange.getIn().getBody(java.io.File.class).toPath();
+        run.pending.upload(o, sealed);
         run.addStage("upload", exchange.getProperty(UPLOAD_START, Instant.class));
-        Files.deleteIfExists(exchange.getIn().getBody(java.io.File.class).toPath());
+        Files.deleteIfExists(sealed);
     }
 
     public void commit(@ExchangeProperty("run") BackupRun run) throws IOException {
@@ -107,26 +143,35 @@ public final class SnapshotWriter {
         if (m.objects.isEmpty()) {
             throw new CaravanException("BackupFailed", run.describe() + ": the " + run.driver + " driver produced no data");
         }
+        run.checkDeadline("committing the snapshot");
         m.objects.sort(java.util.Comparator.comparing(o -> o.name)); // parallel branches finish in any order
         m.tool.name = run.toolName;
         m.tool.version = run.toolVersion;
         m.appVersion = run.appVersion;
         m.finish(run.started);
-        run.store.writeManifest(m);
+        run.pending.commit();
         LOG.info("{}: snapshot {} committed ({} bytes stored)", run.describe(), m.id, m.storedSize);
     }
 
     /** Removes the objects of a snapshot that did not get its manifest. Never throws. */
     public void abort(@ExchangeProperty("run") BackupRun run) {
-        if (run.store == null || run.snapshot == null) {
-            return;
+        if (run.pending != null) {
+            run.pending.abort();
         }
-        try {
-            run.store.deleteObjects(run.snapshot.id);
-            LOG.info("{}: removed the unfinished snapshot {}", run.describe(), run.snapshot.id);
-        } catch (Exception e) {
-            LOG.warn("{}: could not remove the unfinished snapshot {} ({}); the next backup removes it after "
-                    + "caravan.repository.leftover-grace", run.describe(), run.snapshot.id, e.getMessage());
+    }
+
+    /** Releases the target's lock and this process's backup slot. Never throws. */
+    public void unlock(@ExchangeProperty("run") BackupRun run) {
+        if (run.pending != null) {
+            run.pending.abort(); // a no-op after commit; stops the heartbeat of anything left open
+        }
+        if (run.lock != null) {
+            run.lock.close();
+            run.lock = null;
+        }
+        if (run.slot != null) {
+            run.slot.release();
+            run.slot = null;
         }
     }
 }

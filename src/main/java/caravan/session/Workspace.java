@@ -1,43 +1,121 @@
 package caravan.session;
 
 import caravan.CaravanException;
+import caravan.repository.Storage;
 import caravan.util.Paths2;
+import caravan.util.ProcessTrees;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.stream.Stream;
 
 /**
  * The session's private temp dir ({@code caravan.temp-dir}, Stash's {@code tempDir}/interim volume):
- * created fresh, mode 0700, and always removed when the session ends, whatever the outcome.
+ * created fresh, mode 0700, with an {@code .owner} file naming this process; always removed when the session
+ * ends, whatever the outcome, after the processes it started are ended and with the secret files (0600:
+ * env, auth and TLS files) first. Temp dirs whose owner process is gone (a run that was killed) are removed
+ * when the next session starts.
  */
 public final class Workspace {
     private static final Logger LOG = LoggerFactory.getLogger(Workspace.class);
+    static final String PREFIX = "caravan-";
+    static final String OWNER = ".owner";
 
     public void create(@ExchangeProperty("run") SessionRun run) {
         try {
             Files.createDirectories(run.settings.tempDir());
-            run.workspace = Files.createTempDirectory(run.settings.tempDir(), "caravan-",
+            sweepDead(run.settings.tempDir());
+            run.workspace = Files.createTempDirectory(run.settings.tempDir(), PREFIX,
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            ProcessHandle me = ProcessHandle.current();
+            Files.writeString(run.workspace.resolve(OWNER), me.pid() + " "
+                    + me.info().startInstant().map(Instant::toString).orElse("") + "\n", StandardCharsets.UTF_8);
             LOG.debug("{}: workspace {}", run.describe(), run.workspace);
         } catch (IOException e) {
+            if (Storage.isNoSpace(e)) {
+                throw Storage.noSpace("creating a temp dir under " + run.settings.tempDir() + " (property caravan.temp-dir)", e);
+            }
             throw new CaravanException("TempDirUnavailable", "cannot create a temp dir under "
                     + run.settings.tempDir() + " (property caravan.temp-dir): " + e.getMessage(), e);
         }
+        ActiveRuns.add(run);
     }
 
     public void cleanup(@ExchangeProperty("run") SessionRun run) {
-        try {
-            Paths2.deleteRecursively(run.workspace);
-        } catch (RuntimeException e) {
-            LOG.warn("{}: could not remove temp dir {}: {}", run.describe(), run.workspace, e.getMessage());
+        ActiveRuns.remove(run);
+        int killed = ProcessTrees.killReferencing(run.workspace);
+        if (killed > 0) {
+            LOG.info("{}: ended {} process(es) the session had started", run.describe(), killed);
         }
+        remove(run.workspace, run.describe());
         if (run.store != null) {
             run.store.close();
             run.store = null;
+        }
+    }
+
+    /** Removes a temp dir: the private (0600) files first, so secrets go even if the rest cannot. */
+    static void remove(Path dir, String who) {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.filter(Files::isRegularFile).filter(Workspace::isPrivate).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // the recursive delete below tries again
+                }
+            });
+        } catch (IOException | RuntimeException ignored) {
+            // the recursive delete below says what is wrong
+        }
+        try {
+            Paths2.deleteRecursively(dir);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: could not remove temp dir {}: {}", who, dir, e.getMessage());
+        }
+    }
+
+    private static boolean isPrivate(Path p) {
+        try {
+            var perms = Files.getPosixFilePermissions(p);
+            return !perms.contains(PosixFilePermission.GROUP_READ) && !perms.contains(PosixFilePermission.OTHERS_READ);
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    /** Removes Caravan temp dirs under {@code base} whose owner process is gone (killed runs). */
+    static void sweepDead(Path base) {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(base, PREFIX + "*")) {
+            for (Path d : dirs) {
+                Path owner = d.resolve(OWNER);
+                if (!Files.isDirectory(d) || !Files.isRegularFile(owner)) {
+                    continue;
+                }
+                String[] who = Files.readString(owner, StandardCharsets.UTF_8).strip().split(" ", 2);
+                boolean alive = ProcessHandle.of(Long.parseLong(who[0]))
+                        .map(p -> who.length < 2 || who[1].isEmpty()
+                                || p.info().startInstant().map(Instant::toString).orElse("").equals(who[1]))
+                        .orElse(false);
+                if (!alive) {
+                    ProcessTrees.killReferencing(d);
+                    remove(d, "temp dir sweep");
+                    LOG.info("removed the temp dir {} of a Caravan run that was killed", d);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("temp dir sweep of {}: {}", base, e.getMessage());
         }
     }
 }

@@ -34,10 +34,25 @@ public final class Commands {
     /** The command's stdout, or a CaravanException "&lt;what&gt; failed (exit n): &lt;tail&gt;". */
     public static String requireSuccess(Exchange ex, String what) {
         ExecResult r = ex.getIn().getBody(ExecResult.class);
+        if (r.getExitValue() == 143 || r.getExitValue() == 137) {
+            endOrphans(ex);
+        }
         if (r.getExitValue() != 0) {
             throw new CaravanException("CommandFailed", what + " failed (exit " + r.getExitValue() + "): " + tail(r));
         }
         return stdout(r);
+    }
+
+    /**
+     * After a command was killed (its timeout): ends what it had forked, which camel-exec leaves running
+     * (multielasticdump's elasticdump children). The session's other commands, still children of this JVM,
+     * go on.
+     */
+    public static void endOrphans(Exchange ex) {
+        String dir = ex.getIn().getHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, String.class);
+        if (dir != null) {
+            ProcessTrees.killOrphansReferencing(Path.of(dir));
+        }
     }
 
     public static String stdout(ExecResult r) {

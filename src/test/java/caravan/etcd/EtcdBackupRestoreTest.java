@@ -138,12 +138,19 @@ class EtcdBackupRestoreTest {
         Path folder = s3.dataDir().resolve("caravan/demo/etcd/s3/snapshots/" + id);
         assertThat(folder.resolve("manifest.json")).exists();
         assertThat(folder.resolve("snapshot.db.zst.enc")).exists();
-        JsonNode manifest = Yaml.JSON.readTree(folder.resolve("manifest.json").toFile());
-        assertThat(manifest.path("id").asText()).isEqualTo(id);
-        assertThat(manifest.at("/objects/0/metadata/etcdTotalKey").asLong()).isGreaterThanOrEqualTo(KEYS);
-        assertThat(manifest.at("/objects/0/storedSize").asLong()).isEqualTo(Files.size(folder.resolve("snapshot.db.zst.enc")));
-        assertThat(manifest.at("/tool/name").asText()).isEqualTo("etcdctl");
-        assertThat(manifest.path("appVersion").asText()).startsWith("3.");
+        // the manifest is sealed: its envelope names the snapshot, the content opens only with the password
+        JsonNode envelope = Yaml.JSON.readTree(folder.resolve("manifest.json").toFile());
+        assertThat(envelope.path("id").asText()).isEqualTo(id);
+        assertThat(envelope.path("format").asText()).isEqualTo("caravan-snapshot");
+        assertThat(envelope.toString()).doesNotContain("etcdctl").doesNotContain("snapshot.db");
+        caravan.repository.SnapshotManifest manifest = caravan.repository.ManifestCodec.open(
+                Files.readAllBytes(folder.resolve("manifest.json")), id,
+                p -> caravan.repository.RepositoryKey.open(p, PASSWORD.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertThat(manifest.id).isEqualTo(id);
+        assertThat(((Number) manifest.objects.get(0).metadata.get("etcdTotalKey")).longValue()).isGreaterThanOrEqualTo(KEYS);
+        assertThat(manifest.objects.get(0).storedSize).isEqualTo(Files.size(folder.resolve("snapshot.db.zst.enc")));
+        assertThat(manifest.tool.name).isEqualTo("etcdctl");
+        assertThat(manifest.appVersion).startsWith("3.");
 
         RestoreSession r = restore(m, "s3-restore");
         assertThat(r.getStatus().phase).as(Yaml.toYaml(r.getStatus())).isEqualTo("Succeeded");

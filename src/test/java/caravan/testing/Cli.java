@@ -56,4 +56,72 @@ public final class Cli {
     public static Result run(String... args) {
         return run(List.of(), args);
     }
+
+    /** A caravan command started in its own JVM, still running: to signal or kill it mid-way. */
+    public static final class Running {
+        private final Process process;
+        private final Path out;
+        private final Path err;
+
+        private Running(Process process, Path out, Path err) {
+            this.process = process;
+            this.out = out;
+            this.err = err;
+        }
+
+        public Process process() {
+            return process;
+        }
+
+        /** Sends a signal by name ("INT", "TERM", "KILL") to the JVM. */
+        public void signal(String name) {
+            Processes.run(List.of("kill", "-" + name, Long.toString(process.pid())), null, java.util.Map.of());
+        }
+
+        /** Waits for the command to end (at most {@code limit}) and returns what it printed. */
+        public Result await(java.time.Duration limit) {
+            try {
+                if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException("caravan did not end within " + limit);
+                }
+                Result r = new Result(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                        Files.readString(err, StandardCharsets.UTF_8));
+                Files.deleteIfExists(out);
+                Files.deleteIfExists(err);
+                return r;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+
+        /** What it has written to stderr so far. */
+        public String stderrSoFar() {
+            try {
+                return Files.readString(err, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return "";
+            }
+        }
+    }
+
+    public static Running start(List<String> jvmOptions, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "caravan.Caravan"));
+        cmd.addAll(List.of(args));
+        try {
+            Path out = Files.createTempFile("caravan-out", ".txt");
+            Path err = Files.createTempFile("caravan-err", ".txt");
+            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            Processes.stopOnExit(p);
+            return new Running(p, out, err);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 }

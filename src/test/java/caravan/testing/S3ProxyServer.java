@@ -13,22 +13,42 @@ import java.time.Duration;
 public final class S3ProxyServer implements AutoCloseable {
     public static final String ACCESS_KEY = "caravan-access";
     public static final String SECRET_KEY = "caravan-secret-key-1234";
-    private final Process process;
+    private Process process;
     private final int port;
+    private final Path dir;
     private final Path dataDir;
 
-    private S3ProxyServer(Process process, int port, Path dataDir) {
+    private S3ProxyServer(Process process, int port, Path dataDir, Path dir) {
         this.process = process;
         this.port = port;
         this.dataDir = dataDir;
+        this.dir = dir;
     }
 
     public static S3ProxyServer start(Path dir) {
+        return start(dir, Ports.free());
+    }
+
+    /** Kills the server at once (SIGKILL), as a crash would. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Starts the server again on the same port and data (after {@link #kill}). */
+    public S3ProxyServer restart() {
+        return start(dir, port);
+    }
+
+    private static S3ProxyServer start(Path dir, int port) {
         Path jar = Path.of(System.getProperty("caravan.test.tools", "target/test-tools"), "s3proxy.jar");
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar + " is missing: run the tests through Maven (mvn test), which copies it");
         }
-        int port = Ports.free();
         try {
             Path data = Files.createDirectories(dir.resolve("s3-data"));
             Path conf = dir.resolve("s3proxy.conf");
@@ -45,7 +65,7 @@ public final class S3ProxyServer implements AutoCloseable {
                     .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
             Processes.stopOnExit(p);
             Ports.awaitListening(port, Duration.ofSeconds(60), p);
-            return new S3ProxyServer(p, port, data);
+            return new S3ProxyServer(p, port, data, dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -1,0 +1,217 @@
+package caravan.repository;
+
+import caravan.CaravanException;
+import caravan.manifests.Yaml;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A snapshot being written: its in-progress marker exists (and is refreshed by a heartbeat) from before the
+ * first object until after the manifest, so nobody sweeps it while it runs, however long the dump takes.
+ * {@link #commit} writes the manifest only once every object is confirmed in the store with its size;
+ * {@link #abort} removes whatever was written.
+ */
+public final class PendingSnapshot implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(PendingSnapshot.class);
+
+    /** {@code snapshots/<id>/in-progress.json}. */
+    public static class Marker {
+        public String id;
+        public String started;
+        public String heartbeat;
+        public Holder holder;
+    }
+
+    private final SnapshotStore store;
+    private final SnapshotManifest manifest;
+    private final Marker marker;
+    private final RepositorySettings settings;
+    private final Heartbeat heartbeat;
+    private boolean finished;
+
+    private PendingSnapshot(SnapshotStore store, SnapshotManifest manifest, Marker marker, RepositorySettings settings) {
+        this.store = store;
+        this.manifest = manifest;
+        this.marker = marker;
+        this.settings = settings;
+        this.heartbeat = Heartbeat.start("the in-progress marker of snapshot " + manifest.id + " in " + store.name(),
+                settings.heartbeat(), now -> writeMarker(now));
+    }
+
+    static PendingSnapshot begin(SnapshotStore store, SnapshotManifest m, Holder holder, RepositorySettings settings)
+            throws IOException {
+        Marker mk = new Marker();
+        mk.holder = holder;
+        mk.started = Instant.now().toString();
+        mk.heartbeat = mk.started;
+        for (int attempt = 0; ; attempt++) {
+            m.id = store.newSnapshotId();
+            mk.id = m.id;
+            if (store.backend().createExclusive(SnapshotStore.markerKey(m.id), json(mk))) {
+                break;
+            }
+            if (attempt > 5) {
+                throw new IOException("cannot claim a fresh snapshot id in " + store.name());
+            }
+        }
+        m.keyId = store.config().key.id;
+        return new PendingSnapshot(store, m, mk, settings);
+    }
+
+    private static byte[] json(Marker mk) {
+        return Yaml.toJson(mk).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private synchronized void writeMarker(Instant now) throws IOException {
+        if (finished) {
+            return;
+        }
+        marker.heartbeat = now.toString();
+        store.backend().write(SnapshotStore.markerKey(manifest.id), json(marker));
+    }
+
+    /** The marker as stored, or null when it is missing or unreadable. */
+    static Marker readMarker(Backend backend, String id) throws IOException {
+        Optional<byte[]> raw = backend.read(SnapshotStore.markerKey(id));
+        if (raw.isEmpty()) {
+            return null;
+        }
+        try {
+            Marker m = Yaml.JSON.readValue(raw.get(), Marker.class);
+            Instant.parse(m.heartbeat);
+            return m;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    public SnapshotManifest manifest() {
+        return manifest;
+    }
+
+    public String id() {
+        return manifest.id;
+    }
+
+    /** Compresses and encrypts one file into {@code sealed}; returns its manifest entry (not yet added). */
+    public SnapshotManifest.StoredObject seal(String name, Path plain, Path sealed, int level, int workers,
+                                              java.util.function.LongConsumer progress, PlainObserver observer)
+            throws IOException, java.security.GeneralSecurityException {
+        try {
+            return store.seal(manifest.id, name, plain, sealed, level, workers, progress, observer);
+        } catch (IOException e) {
+            if (Storage.isNoSpace(e)) {
+                throw Storage.noSpace("sealing " + name + " into " + sealed.getParent(), e);
+            }
+            throw e;
+        }
+    }
+
+    /** Stores a sealed file (the backend confirms size and, where it can, content) and records its entry. */
+    public void upload(SnapshotManifest.StoredObject o, Path sealed) throws IOException {
+        try {
+            store.backend().store(o.key, sealed);
+        } catch (IOException e) {
+            if (Storage.isNoSpace(e)) {
+                throw Storage.noSpace("storing " + o.name + " in " + store.name() + " at " + store.backend().location(), e);
+            }
+            throw e;
+        }
+        synchronized (manifest) {
+            manifest.objects.removeIf(x -> x.name.equals(o.name));
+            manifest.objects.add(o);
+        }
+    }
+
+    /**
+     * Makes the snapshot count: checks that this writer still owns its marker and that every object is in
+     * the store with its size, writes the sealed manifest (never over another), checks the objects once more,
+     * then removes the marker. Throws, leaving no manifest, when anything is off.
+     */
+    public synchronized void commit() throws IOException {
+        String what = "snapshot " + manifest.id + " in " + store.name();
+        if (!heartbeat.freshWithin(settings.staleAfter().dividedBy(2))) {
+            throw new CaravanException("SnapshotDisrupted", what + ": its in-progress marker could not be refreshed since "
+                    + heartbeat.lastSuccess() + "; another backup may have taken it for dead, so it is not committed");
+        }
+        Marker stored = readMarker(store.backend(), manifest.id);
+        if (stored == null || stored.holder == null || !stored.holder.equals(marker.holder)) {
+            throw new CaravanException("SnapshotDisrupted", what + ": its in-progress marker is gone (removed as a leftover "
+                    + "by another process); the snapshot is not committed");
+        }
+        confirmObjects(what);
+        byte[] sealed;
+        try {
+            sealed = ManifestCodec.seal(manifest, store.config().key, store.key());
+        } catch (java.security.GeneralSecurityException e) {
+            throw new CaravanException("EncryptionUnavailable", what + ": cannot seal the manifest: " + e.getMessage(), e);
+        }
+        if (!store.backend().createExclusive(SnapshotStore.manifestKey(manifest.id), sealed)) {
+            throw new CaravanException("SnapshotDisrupted", what + ": a manifest already exists under this id");
+        }
+        try {
+            confirmObjects(what);
+        } catch (RuntimeException | IOException e) {
+            store.backend().delete(SnapshotStore.manifestKey(manifest.id));
+            throw e;
+        }
+        finished = true;
+        heartbeat.close();
+        try {
+            store.backend().delete(SnapshotStore.markerKey(manifest.id));
+        } catch (IOException e) {
+            LOG.warn("{}: committed, but its in-progress marker stays until the next backup removes it: {}", what, e.getMessage());
+        }
+    }
+
+    private void confirmObjects(String what) throws IOException {
+        Map<String, Long> sizes = new HashMap<>();
+        for (Backend.ObjectInfo o : store.backend().list(SnapshotStore.SNAPSHOTS + manifest.id + "/")) {
+            sizes.put(o.key(), o.size());
+        }
+        List<SnapshotManifest.StoredObject> objects;
+        synchronized (manifest) {
+            objects = List.copyOf(manifest.objects);
+        }
+        for (SnapshotManifest.StoredObject o : objects) {
+            Long size = sizes.get(o.key);
+            if (size == null) {
+                throw new CaravanException("IncompleteSnapshot", what + ": object " + o.key + " is not in the store");
+            }
+            if (size != o.storedSize) {
+                throw new CaravanException("IncompleteSnapshot", what + ": object " + o.key + " holds " + size
+                        + " bytes in the store, " + o.storedSize + " were written");
+            }
+        }
+    }
+
+    /** Removes every object written so far, the marker last. Never throws. */
+    public synchronized void abort() {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        heartbeat.close();
+        try {
+            store.deleteObjects(manifest.id);
+            LOG.info("{}: removed the unfinished snapshot {}", store.name(), manifest.id);
+        } catch (Exception e) {
+            LOG.warn("{}: could not remove the unfinished snapshot {} ({}); a later backup removes it once its marker "
+                    + "is stale (caravan.repository.stale-after)", store.name(), manifest.id, e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        abort();
+    }
+}

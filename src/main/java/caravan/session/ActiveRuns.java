@@ -1,0 +1,38 @@
+package caravan.session;
+
+import caravan.util.ProcessTrees;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The sessions running in this process, so that a signal (or shutdown) can stop them all: each is marked
+ * cancelled (its next check fails it, and its route then aborts the snapshot and removes its temp dir) and
+ * the processes it started are killed at once.
+ */
+public final class ActiveRuns {
+    private static final Set<SessionRun> RUNS = ConcurrentHashMap.newKeySet();
+
+    private ActiveRuns() {
+    }
+
+    public static void add(SessionRun run) {
+        RUNS.add(run);
+    }
+
+    public static void remove(SessionRun run) {
+        RUNS.remove(run);
+    }
+
+    public static boolean isEmpty() {
+        return RUNS.isEmpty();
+    }
+
+    /** Cancels every running session and kills its processes. */
+    public static void cancelAll(String why) {
+        for (SessionRun run : RUNS) {
+            run.cancel(why);
+            ProcessTrees.killReferencing(run.workspace);
+        }
+    }
+}
