@@ -34,5 +34,20 @@ public final class ActiveRuns {
             run.cancel(why);
             ProcessTrees.killReferencing(run.workspace);
         }
+        // a command that was being started at this moment may spawn just after the first sweep
+        Thread again = new Thread(() -> {
+            for (long delay : new long[]{300, 1000, 2000}) {
+                try {
+                    Thread.sleep(delay);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (SessionRun run : RUNS) {
+                    ProcessTrees.killReferencing(run.workspace);
+                }
+            }
+        }, "caravan-cancel");
+        again.setDaemon(true);
+        again.start();
     }
 }

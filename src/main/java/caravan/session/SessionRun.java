@@ -20,7 +20,7 @@ import java.util.Map;
  * Filled step by step: the planner resolves the resources, the workspace step makes the temp dir, the
  * repository step opens the store, the driver adds artifacts.
  */
-public abstract class SessionRun {
+public abstract class SessionRun implements caravan.util.Deadline {
     public final CamelContext camel;
     public final Manifests manifests;
     public final Settings settings;
@@ -116,6 +116,7 @@ public abstract class SessionRun {
      * Throws when the session was cancelled or its {@code timeOut} has passed, naming the step it was in.
      * Called between steps and from the progress of every long stream (seal, upload, download).
      */
+    @Override
     public void checkDeadline(String step) {
         if (cancelled != null) {
             throw new CaravanException("Interrupted", describe() + " was stopped (" + cancelled + ") while " + step);

@@ -22,6 +22,10 @@ public final class Commands {
 
     /** Sets the headers for the next {@code exec:} endpoint; {@code timeout} null means camel-exec's default. */
     public static void prepare(Exchange ex, String executable, List<String> args, Duration timeout, Path workDir) {
+        // nothing new starts once the session is cancelled or out of time
+        if (ex.getProperty("run") instanceof Deadline run) {
+            run.checkDeadline("starting " + Path.of(executable).getFileName());
+        }
         ex.getIn().setBody(null);
         ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_EXECUTABLE, executable);
         ex.getIn().setHeader(ExecBinding.EXEC_COMMAND_ARGS, args);

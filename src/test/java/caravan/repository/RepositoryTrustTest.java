@@ -91,7 +91,7 @@ class RepositoryTrustTest {
                 f.add(backupConfiguration(repo + "-" + host, repo, host));
             }
         }
-        f.writeTo(dir);
+        f.writeTo(dir.resolve("m"));
         return dir;
     }
 
@@ -113,7 +113,8 @@ class RepositoryTrustTest {
 
     private static String restoreSession(String name, String repo, String snapshot, Path dataDir) {
         return Fixture.restoreSession(name, repo, "etcd", snapshot, String.join(",",
-                param("initialCluster", "r=http://127.0.0.1:" + Ports.free()), param("dataDir", dataDir.toString())));
+                param("initialCluster", "r=http://127.0.0.1:" + Ports.free()), param("dataDir", dataDir.toString())))
+                .replace("  - snapshots: [", "  - sourceHost: a\n    snapshots: [");
     }
 
     private List<String> fast(Path dir, String... more) {
@@ -124,7 +125,7 @@ class RepositoryTrustTest {
     }
 
     private Cli.Result backup(Path dir, String bc, String... more) {
-        List<String> args = new ArrayList<>(List.of("run", "-f", dir.toString(), "--backup", bc));
+        List<String> args = new ArrayList<>(List.of("run", "-f", dir.resolve("m").toString(), "--backup", bc));
         args.addAll(fast(dir, more));
         Cli.Result r = Cli.run(args.toArray(String[]::new));
         assertThat(r.all()).doesNotContain(PASSWORD).doesNotContain(S3ProxyServer.SECRET_KEY);
@@ -132,13 +133,13 @@ class RepositoryTrustTest {
     }
 
     private Cli.Running startBackup(Path dir, String bc, String... more) {
-        List<String> args = new ArrayList<>(List.of("run", "-f", dir.toString(), "--backup", bc));
+        List<String> args = new ArrayList<>(List.of("run", "-f", dir.resolve("m").toString(), "--backup", bc));
         args.addAll(fast(dir, more));
         return Cli.start(List.of(), args.toArray(String[]::new));
     }
 
     private Cli.Result snapshots(Path dir, String repo, boolean verify) {
-        List<String> args = new ArrayList<>(List.of("snapshots", "-f", dir.toString(), "--repository", repo, "-o", "json"));
+        List<String> args = new ArrayList<>(List.of("snapshots", "-f", dir.resolve("m").toString(), "--repository", repo, "-o", "json"));
         if (verify) {
             args.add("--verify");
         }
@@ -148,9 +149,9 @@ class RepositoryTrustTest {
 
     private Cli.Result restore(Path dir, String repo, String snapshot) throws Exception {
         Path data = dir.resolve("restored-" + seq.incrementAndGet());
-        Path file = dir.resolve("restore-" + seq.get() + ".yaml");
+        Path file = dir.resolve("m/restore-" + seq.get() + ".yaml");
         Files.writeString(file, restoreSession("restore-" + seq.get(), repo, snapshot, data));
-        List<String> args = new ArrayList<>(List.of("run", "-f", dir.toString(), "--restore", "restore-" + seq.get()));
+        List<String> args = new ArrayList<>(List.of("run", "-f", dir.resolve("m").toString(), "--restore", "restore-" + seq.get()));
         args.addAll(fast(dir));
         Cli.Result r = Cli.run(args.toArray(String[]::new));
         if (r.exit() == 0) {
@@ -365,7 +366,7 @@ class RepositoryTrustTest {
             run.signal(signal);
             Cli.Result r = run.await(Duration.ofSeconds(20));
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertThat(ms).as("time to exit after SIG" + signal).isLessThan(5000);
+            assertThat(ms).as("time to exit after SIG" + signal + "\n" + r.stderr()).isLessThan(5000);
             assertThat(r.exit()).as(r.all()).isEqualTo(signal.equals("INT") ? 130 : 143);
             JsonNode st = status(r);
             assertThat(st.path("phase").asText()).isEqualTo("Failed");
