@@ -48,6 +48,13 @@ public class OperatorRoutes extends RouteBuilder {
         // repositories (the leader): wipeOut finalizer, data wiped on deletion
         from(leader + Watches.REPOSITORIES).routeId("reconcile-repository")
             .bean("caravanRepositories", "reconcile");
+        // verification (the leader): read snapshots back; sets Repository status.integrity and stash_repository_integrity
+        String verify = getContext().resolvePropertyPlaceholders("{{caravan.verify.schedule}}").strip();
+        if (!verify.isEmpty()) {
+            from(leader + "quartz:caravan/verify?cron=" + caravan.operator.CronSchedule.toQuartz(verify).replace(' ', '+'))
+                .routeId("verify-repositories")
+                .bean("caravanVerification", "run");
+        }
         // retries (the leader): a Failed session with retries left gets a new session at its nextRetry
         from(leader + "timer:caravan-retries?period={{caravan.operator.resync-period}}").routeId("retries")
             .bean("caravanSessions", "retryDue");

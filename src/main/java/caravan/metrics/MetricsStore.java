@@ -38,6 +38,11 @@ public final class MetricsStore {
         }
     }
 
+    /** Series not tied to a session (a repository's verification): the latest value of each is kept. */
+    public synchronized void record(List<Series> series) {
+        series.forEach(s -> latest.put(s.key(), s));
+    }
+
     /** The interval between two firings of a BackupConfiguration's schedule (for "no backup in 2× the interval"). */
     public synchronized void scheduleInterval(String namespace, String name, Double seconds) {
         Map<String, String> labels = new LinkedHashMap<>();

@@ -65,7 +65,6 @@ public final class StashMetrics {
         if (run.repositorySnapshots != null) {
             Map<String, String> repo = new LinkedHashMap<>(invoker);
             repo.putAll(repositoryLabels(run.repository));
-            both(out, "repository_integrity", "repository_integrity", "1 if the repository's last check passed", repo, 1);
             both(out, "repository_size_bytes", "repository_size_bytes", "bytes stored in the repository", repo,
                     run.repositorySnapshots.stream().mapToLong(s -> s.storedSize).sum());
             both(out, "repository_snapshot_count", "repository_snapshot_count", "snapshots in the repository", repo,
@@ -151,6 +150,25 @@ public final class StashMetrics {
         l.put("group", "appcatalog.appscode.com");
         l.put("name", ref == null || ref.name == null ? "" : ref.name);
         return l;
+    }
+
+    /**
+     * The outcome of reading a repository's snapshots back (scheduled verification, {@code snapshots --verify}):
+     * {@code stash_repository_integrity} 1 or 0, one series per Repository, and when it was checked. Only a
+     * verification sets it: a backup that succeeded says nothing about the snapshots already stored.
+     */
+    public static List<Series> integrity(Repository repo, boolean sound, int checked, int damaged) {
+        List<Series> out = new ArrayList<>();
+        Map<String, String> labels = repositoryLabels(repo);
+        both(out, "repository_integrity", "repository_integrity", "1 if the repository's last verification found no damage",
+                labels, sound ? 1 : 0);
+        out.add(Series.gauge("caravan_repository_verified_snapshots", "snapshots read back in full by the last verification",
+                labels, checked));
+        out.add(Series.gauge("caravan_repository_damaged_snapshots", "snapshots the last verification found damaged",
+                labels, damaged));
+        out.add(Series.gauge("caravan_repository_last_verification_time_seconds", "when the repository was last verified",
+                labels, Instant.now().getEpochSecond()));
+        return out;
     }
 
     private static Map<String, String> repositoryLabels(Repository repo) {

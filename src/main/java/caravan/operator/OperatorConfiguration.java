@@ -42,6 +42,8 @@ public final class OperatorConfiguration implements CamelConfiguration {
         String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
         camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster, pod));
         camel.getRegistry().bind("caravanRepositories", new Repositories(camel, cluster));
+        camel.getRegistry().bind("caravanVerification", new Verification(camel, cluster,
+                Integer.parseInt(prop(camel, "caravan.verify.sample"))));
         caravan.metrics.MetricsStore metrics = new caravan.metrics.MetricsStore();
         camel.getRegistry().bind(caravan.metrics.MetricsStore.BEAN, metrics);
         camel.getRegistry().bind("caravanMetricsScrape", new caravan.metrics.MetricsScrape(camel, metrics));

@@ -263,7 +263,7 @@ public final class Sessions {
             st.observedGeneration = latest.getMetadata().getGeneration();
             st.snapshotCount = (long) snaps.size();
             st.totalSize = Sizes.format(snaps.stream().mapToLong(m -> m.storedSize).sum());
-            st.integrity = BackupSession.SUCCEEDED.equals(run.session.getStatus().phase) || Boolean.TRUE.equals(st.integrity);
+            // integrity is not for a backup to say: only a verification that read the snapshots back sets it
             snaps.stream().map(m -> m.time).max(Comparator.naturalOrder()).ifPresent(t -> st.lastBackupTime = t);
             snaps.stream().map(m -> m.time).min(Comparator.naturalOrder()).ifPresent(t -> st.firstBackupTime = t);
             st.snapshotsRemovedOnLastCleanup = (long) run.removedByRetention.size();

@@ -145,6 +145,11 @@ public final class SessionReport {
         if (t instanceof CaravanException ce) {
             return ce.getMessage();
         }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.io.IOException && c.getMessage() != null) {
+                return Redactor.redact(c.getMessage()); // our I/O messages name the store and the object
+            }
+        }
         return Redactor.redact("unexpected error: " + t.getClass().getSimpleName() + ": " + t.getMessage());
     }
 
@@ -155,6 +160,11 @@ public final class SessionReport {
                 return ce.reason();
             }
             t = t.getCause();
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.io.IOException) {
+                return "IOError"; // storage or disk, after the retries it was worth
+            }
         }
         return "UnexpectedError";
     }

@@ -42,7 +42,13 @@ public final class Commands {
             endOrphans(ex);
         }
         if (r.getExitValue() != 0) {
-            throw new CaravanException("CommandFailed", what + " failed (exit " + r.getExitValue() + "): " + tail(r));
+            String tail = tail(r);
+            if (tail.toLowerCase(java.util.Locale.ROOT).contains("no space left on device")) {
+                String dir = ex.getIn().getHeader(ExecBinding.EXEC_COMMAND_WORKING_DIR, String.class);
+                throw new CaravanException("InsufficientStorage", what + " failed: no space left on the device of "
+                        + (dir == null ? "the temp dir" : Path.of(dir).getParent()) + " (property caravan.temp-dir): " + tail);
+            }
+            throw new CaravanException("CommandFailed", what + " failed (exit " + r.getExitValue() + "): " + tail);
         }
         return stdout(r);
     }

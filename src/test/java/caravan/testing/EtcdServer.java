@@ -229,6 +229,21 @@ public final class EtcdServer implements AutoCloseable {
         return Base64.getEncoder().encodeToString(b);
     }
 
+    /** Kills the member at once (SIGKILL), as a crash would; {@link #restart} starts it again on the same data. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The same member again, on the same data dir and ports, after {@link #kill}. */
+    public EtcdServer restart(Path log) {
+        return startMember(name, dataDir, clientPort, peerPort, name + "=http://127.0.0.1:" + peerPort, log);
+    }
+
     @Override
     public void close() {
         Processes.stop(process);
