@@ -13,14 +13,39 @@ import java.time.Duration;
 public final class S3ProxyServer implements AutoCloseable {
     public static final String ACCESS_KEY = "caravan-access";
     public static final String SECRET_KEY = "caravan-secret-key-1234";
-    private final Process process;
+    private Process process;
     private final int port;
     private final Path dataDir;
+    private final Path dir;
 
-    private S3ProxyServer(Process process, int port, Path dataDir) {
+    private S3ProxyServer(Process process, int port, Path dataDir, Path dir) {
         this.process = process;
         this.port = port;
         this.dataDir = dataDir;
+        this.dir = dir;
+    }
+
+    private static Process launch(Path dir, int port) throws IOException {
+        Path jar = Path.of(System.getProperty("caravan.test.tools", "target/test-tools"), "s3proxy.jar");
+        Process p = new ProcessBuilder("java", "-Xmx256m", "-jar", jar.toString(), "--properties", dir.resolve("s3proxy.conf").toString())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile())).start();
+        Processes.stopOnExit(p);
+        Ports.awaitListening(port, Duration.ofSeconds(60), p);
+        return p;
+    }
+
+    /** Stops the server (its whole process tree); {@link #restart} brings it back on the same port and data. */
+    public synchronized void stop() {
+        Processes.stop(process);
+    }
+
+    public synchronized void restart() {
+        Processes.stop(process);
+        try {
+            process = launch(dir, port);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public static S3ProxyServer start(Path dir) {
@@ -41,11 +66,7 @@ public final class S3ProxyServer implements AutoCloseable {
                     "jclouds.provider=filesystem",
                     "jclouds.filesystem.basedir=" + data,
                     ""));
-            Process p = new ProcessBuilder("java", "-Xmx256m", "-jar", jar.toString(), "--properties", conf.toString())
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
-            Processes.stopOnExit(p);
-            Ports.awaitListening(port, Duration.ofSeconds(60), p);
-            return new S3ProxyServer(p, port, data);
+            return new S3ProxyServer(launch(dir, port), port, data, dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -61,7 +82,7 @@ public final class S3ProxyServer implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         Processes.stop(process);
     }
 }
