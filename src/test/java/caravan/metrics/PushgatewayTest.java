@@ -67,30 +67,56 @@ class PushgatewayTest {
             List<String> fast = List.of("--set", "caravan.kdf.iterations=2000", "--set", "caravan.etcd.health-interval=300ms");
 
             // the URL from the environment, as in a Job or a CronJob
+            double before = System.currentTimeMillis() / 1000.0;
             Cli.Result ok = Cli.run(List.of(), Map.of("CARAVAN_PUSHGATEWAY_URL", pg.url()),
                     concat(new String[] {"run", "-f", dir.toString(), "--backup", "nightly"}, fast));
+            double after = System.currentTimeMillis() / 1000.0;
             assertThat(ok.exit()).as(ok.all()).isZero();
             JsonNode status = Yaml.YAML.readTree(ok.stdout()).path("status");
             assertThat(status.path("conditions").toString()).contains("RepositoryMetricsPushed", "SuccessfullyPushedMetrics");
+            // the snapshot as the repository lists it (caravan snapshots -o json): what the metrics must say
+            Cli.Result listed = Cli.run("snapshots", "-f", dir.toString(), "--repository", "repo", "-o", "json",
+                    "--set", "caravan.kdf.iterations=2000");
+            assertThat(listed.exit()).as(listed.all()).isZero();
+            JsonNode snapshots = Yaml.JSON.readTree(listed.stdout());
+            assertThat(snapshots.size()).isEqualTo(1);
+            JsonNode snap = snapshots.get(0);
             String m = pg.metrics();
             String job = "job=\"backupconfiguration-demo-nightly\"";
             String[] invoker = {job, "invoker_kind=\"BackupConfiguration\"", "invoker_name=\"nightly\"", "namespace=\"demo\"",
                     "repository=\"repo\"", "driver=\"Restic\""};
             assertThat(value(m, "stash_backup_session_success", invoker)).isEqualTo(1);
             assertThat(value(m, "stash_appscode_com_backupsession_success", invoker)).isEqualTo(1);
-            assertThat(value(m, "stash_backup_session_duration_seconds", invoker)).isPositive();
-            assertThat(value(m, "stash_backup_last_success_time_seconds", invoker))
-                    .isGreaterThan(System.currentTimeMillis() / 1000.0 - 120);
+            double duration = value(m, "stash_backup_session_duration_seconds", invoker);
+            assertThat(duration).isPositive().isLessThanOrEqualTo(after - before);
+            assertThat(value(m, "stash_backup_last_success_time_seconds", invoker)).isBetween(Math.floor(before), after);
             String[] host = {job, "hostname=\"host-0\"", "kind=\"AppBinding\"", "name=\"etcd\""};
             double size = value(m, "stash_backup_host_data_size_bytes", host);
-            assertThat(size).isPositive();
-            assertThat(value(m, "stash_backup_host_data_uploaded_bytes", host)).isPositive().isLessThan(size);
+            double uploaded = value(m, "stash_backup_host_data_uploaded_bytes", host);
+            assertThat(size).isPositive().isEqualTo(snap.path("totalSize").asDouble());
+            assertThat(uploaded).isPositive().isLessThan(size).isEqualTo(snap.path("storedSize").asDouble());
+            assertThat(value(m, "stash_backup_host_files_total", host)).isEqualTo(snap.path("objects").size()).isEqualTo(1);
             assertThat(value(m, "stash_repository_snapshot_count", job, "backend=\"local\"")).isEqualTo(1);
             assertThat(value(m, "stash_backup_target_count_total", invoker)).isEqualTo(1);
-            for (String stage : List.of("dump", "verify", "seal", "upload")) {
-                assertThat(value(m, "caravan_backup_stage_seconds", job, "stage=\"" + stage + "\"")).isGreaterThanOrEqualTo(0);
+            // exactly the etcd driver's stages, run one after another inside the session
+            Matcher stageLabel = Pattern.compile("^caravan_backup_stage_seconds\\{[^}]*stage=\"([a-z]+)\"[^}]*} ", Pattern.MULTILINE)
+                    .matcher(m);
+            List<String> stages = new java.util.ArrayList<>();
+            while (stageLabel.find()) {
+                stages.add(stageLabel.group(1));
             }
-            assertThat(value(m, "caravan_backup_upload_bytes_per_second", job)).isPositive();
+            assertThat(stages).containsExactlyInAnyOrder("dump", "verify", "seal", "upload");
+            double sum = 0;
+            for (String stage : stages) {
+                double seconds = value(m, "caravan_backup_stage_seconds", job, "stage=\"" + stage + "\"");
+                assertThat(seconds).as(stage).isGreaterThanOrEqualTo(0);
+                sum += seconds;
+            }
+            assertThat(value(m, "caravan_backup_stage_seconds", job, "stage=\"dump\"")).as("etcdctl snapshot save").isPositive();
+            assertThat(sum).isLessThanOrEqualTo(duration + 0.01);
+            double upload = value(m, "caravan_backup_stage_seconds", job, "stage=\"upload\"");
+            assertThat(value(m, "caravan_backup_upload_bytes_per_second", job)).isCloseTo(uploaded / upload,
+                    org.assertj.core.data.Percentage.withPercentage(0.001));
 
             // a failed backup pushes _success 0 and nothing else for its job
             Cli.Result failed = Cli.run(concat(new String[] {"run", "-f", dir.toString(), "--backup", "broken",

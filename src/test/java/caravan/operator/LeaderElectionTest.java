@@ -112,7 +112,9 @@ class LeaderElectionTest {
                 assertThat(byPod.get(first).camel().getRoute("schedule-demo-every2s")).isNotNull();
                 assertThat(byPod.get(second).camel().getRoute("schedule-demo-every2s")).isNotNull();
 
-                // the leader goes away
+                // the leader goes away in the middle of a session (it finishes it while shutting down gracefully)
+                Await.until("a session Running on the leader", Duration.ofSeconds(30),
+                        () -> sessions().stream().anyMatch(s -> s.getStatus() != null && BackupSession.RUNNING.equals(s.getStatus().phase)));
                 byPod.get(first).close();
                 client.pods().inNamespace("caravan-system").withName(first).delete();
                 Set<String> before = sessions().stream().map(s -> s.getMetadata().getName()).collect(Collectors.toSet());
@@ -121,10 +123,24 @@ class LeaderElectionTest {
                         () -> sessions().stream().filter(s -> !before.contains(s.getMetadata().getName()))
                                 .filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count() >= 2);
 
-                // every session ran once: one snapshot per Succeeded session, and none stuck Running
-                Thread.sleep(1500);
+                // no new sessions; the new leader finishes the ones it has
+                client.resources(BackupConfiguration.class).inNamespace("demo").withName("every2s")
+                        .edit(bc -> {
+                            bc.getSpec().paused = true;
+                            return bc;
+                        });
+                Await.until("every session finished", Duration.ofSeconds(60), () -> sessions().stream()
+                        .allMatch(s -> s.getStatus() != null && Set.of(BackupSession.SUCCEEDED, BackupSession.FAILED,
+                                BackupSession.SKIPPED).contains(s.getStatus().phase)));
+                // every session ran once: none stuck Running or Pending, a Failed one only if a stopped replica
+                // left it (BackupDisrupted), and one snapshot per Succeeded session
+                List<BackupSession> all = sessions();
+                assertThat(all).extracting(s -> s.getStatus().phase)
+                        .doesNotContain(BackupSession.RUNNING, BackupSession.PENDING);
+                assertThat(all).filteredOn(s -> BackupSession.FAILED.equals(s.getStatus().phase))
+                        .allSatisfy(s -> assertThat(s.getStatus().conditions).extracting(c -> c.type).contains("BackupDisrupted"));
                 byPod.get(second).close();
-                long succeeded = sessions().stream().filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count();
+                long succeeded = all.stream().filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count();
                 long snapshots;
                 try (CaravanRuntime local = CaravanRuntime.start(Map.of("caravan.kdf.iterations", "2000"))) {
                     snapshots = local.snapshots(m, m.require(Repository.class, "demo", "repo", "test")).size();

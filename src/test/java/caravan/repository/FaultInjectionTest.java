@@ -168,7 +168,7 @@ class FaultInjectionTest {
         try {
             failed = run.await(Duration.ofMinutes(2));
         } finally {
-            s3 = s3.restart();
+            s3.restart();
         }
         // the parts were retried (caravan.storage.retries), then the session failed naming the store
         assertFailed(failed, "IOError", "cannot store s3://faults/");

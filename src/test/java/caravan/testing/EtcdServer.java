@@ -79,28 +79,54 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public void awaitReady() {
-        Ports.awaitListening(clientPort, Duration.ofSeconds(30), process);
-        awaitHealthy();
+        awaitReady(Duration.ofSeconds(30));
     }
 
-    private void awaitHealthy() {
-        for (int i = 0; i < 200; i++) {
+    /**
+     * Waits until the member listens, {@code /health} answers 200 with {@code "health":"true"} (etcd has a
+     * leader and serves a read through raft), and a v3 range through the gateway the tests use answers 200.
+     */
+    public void awaitReady(Duration timeout) {
+        Ports.awaitListening(clientPort, timeout, process);
+        java.time.Instant deadline = java.time.Instant.now().plus(timeout);
+        String last = "no answer";
+        while (java.time.Instant.now().isBefore(deadline)) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("etcd " + name + " exited with " + process.exitValue() + " before it was ready");
+            }
             try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url() + "/health")).build(),
-                        HttpResponse.BodyHandlers.ofString());
-                // 401 means auth is enabled: the member is up and answering
-                if ((r.statusCode() == 200 && r.body().contains("true")) || r.body().contains("true")) {
-                    return;
+                HttpResponse<String> h = http.send(HttpRequest.newBuilder(URI.create(url() + "/health"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                last = "/health " + h.statusCode() + " " + h.body();
+                if (healthy(h.statusCode(), h.body())) {
+                    HttpResponse<String> r = http.send(post("/v3/kv/range", "{\"key\":\"" + b64(new byte[] {0}) + "\"}"),
+                            HttpResponse.BodyHandlers.ofString());
+                    last = "/v3/kv/range " + r.statusCode() + " " + r.body();
+                    if (r.statusCode() == 200 && JSON.readTree(r.body()).path("header").has("revision")) {
+                        return;
+                    }
                 }
             } catch (IOException e) {
-                // not yet
+                last = e.toString(); // not yet
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
             }
             Ports.sleep(100);
         }
-        throw new IllegalStateException("etcd " + name + " did not become healthy");
+        throw new IllegalStateException("etcd " + name + " did not become ready within " + timeout + " (last: " + last + ")");
+    }
+
+    /** etcd's /health answer says healthy: 200 and {@code "health":"true"} (503 and "false" without a leader). */
+    static boolean healthy(int status, String body) {
+        if (status != 200) {
+            return false;
+        }
+        try {
+            return "true".equals(JSON.readTree(body).path("health").asText());
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     public String url() {
@@ -117,6 +143,10 @@ public final class EtcdServer implements AutoCloseable {
 
     public int peerPort() {
         return peerPort;
+    }
+
+    Process process() {
+        return process;
     }
 
     public Path dataDir() {

@@ -15,8 +15,8 @@ public final class S3ProxyServer implements AutoCloseable {
     public static final String SECRET_KEY = "caravan-secret-key-1234";
     private Process process;
     private final int port;
-    private final Path dir;
     private final Path dataDir;
+    private final Path dir;
 
     private S3ProxyServer(Process process, int port, Path dataDir, Path dir) {
         this.process = process;
@@ -25,12 +25,18 @@ public final class S3ProxyServer implements AutoCloseable {
         this.dir = dir;
     }
 
-    public static S3ProxyServer start(Path dir) {
-        return start(dir, Ports.free());
+    private static Process launch(Path dir, int port) throws IOException {
+        Path jar = Path.of(System.getProperty("caravan.test.tools", "target/test-tools"), "s3proxy.jar");
+        Process p = new ProcessBuilder("java", "-Xmx256m", "-jar", jar.toString(), "--properties", dir.resolve("s3proxy.conf").toString())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile())).start();
+        Processes.stopOnExit(p);
+        Ports.awaitListening(port, Duration.ofSeconds(60), p);
+        return p;
     }
 
-    /** Kills the server at once (SIGKILL), as a crash would. */
-    public void kill() {
+    /** Kills the server at once (SIGKILL), as a crash would; {@link #restart} brings it back. */
+    public synchronized void kill() {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         try {
             process.waitFor();
@@ -39,16 +45,26 @@ public final class S3ProxyServer implements AutoCloseable {
         }
     }
 
-    /** Starts the server again on the same port and data (after {@link #kill}). */
-    public S3ProxyServer restart() {
-        return start(dir, port);
+    /** Stops the server (its whole process tree); {@link #restart} brings it back on the same port and data. */
+    public synchronized void stop() {
+        Processes.stop(process);
     }
 
-    private static S3ProxyServer start(Path dir, int port) {
+    public synchronized void restart() {
+        Processes.stop(process);
+        try {
+            process = launch(dir, port);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static S3ProxyServer start(Path dir) {
         Path jar = Path.of(System.getProperty("caravan.test.tools", "target/test-tools"), "s3proxy.jar");
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar + " is missing: run the tests through Maven (mvn test), which copies it");
         }
+        int port = Ports.free();
         try {
             Path data = Files.createDirectories(dir.resolve("s3-data"));
             Path conf = dir.resolve("s3proxy.conf");
@@ -61,11 +77,7 @@ public final class S3ProxyServer implements AutoCloseable {
                     "jclouds.provider=filesystem",
                     "jclouds.filesystem.basedir=" + data,
                     ""));
-            Process p = new ProcessBuilder("java", "-Xmx256m", "-jar", jar.toString(), "--properties", conf.toString())
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
-            Processes.stopOnExit(p);
-            Ports.awaitListening(port, Duration.ofSeconds(60), p);
-            return new S3ProxyServer(p, port, data, dir);
+            return new S3ProxyServer(launch(dir, port), port, data, dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -81,7 +93,7 @@ public final class S3ProxyServer implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         Processes.stop(process);
     }
 }
