@@ -194,8 +194,15 @@ public final class EtcdSteps {
         LOG.info("{}: etcdctl snapshot save from {}", run.describe(), run.target.hostPort());
         etcdctl(ex, run, run.settings.commandTimeout(), args);
         ex.setProperty(STEP_START, Instant.now());
+        java.util.concurrent.atomic.AtomicBoolean stalled = new java.util.concurrent.atomic.AtomicBoolean();
+        ex.setProperty(STALLED, stalled);
         ex.setProperty(DUMP_PROGRESS, watchFile(run, data.resolve(SNAPSHOT_FILE + ".part"),
-                Long.parseLong(run.params.getOrDefault("_etcdDbSize", "0"))));
+                Long.parseLong(run.params.getOrDefault("_etcdDbSize", "0")), stallTimeout(run), stalled));
+    }
+
+    /** caravan.etcd.stall-timeout: a snapshot stream that sends nothing for this long is ended. */
+    private static Duration stallTimeout(SessionRun run) {
+        return Durations.parse(run.camel.getPropertiesComponent().resolveProperty("caravan.etcd.stall-timeout").orElse("2m"));
     }
 
     public void saved(Exchange ex, @ExchangeProperty("run") SessionRun run) {
@@ -203,15 +210,25 @@ public final class EtcdSteps {
         if (watcher != null) {
             watcher.shutdownNow();
         }
+        java.util.concurrent.atomic.AtomicBoolean stalled = ex.getProperty(STALLED, java.util.concurrent.atomic.AtomicBoolean.class);
+        if (stalled != null && stalled.get()) {
+            throw new CaravanException("CommandFailed", run.describe() + ": etcdctl snapshot save from "
+                    + run.target.hostPort() + " stalled: no data for " + Durations.format(stallTimeout(run))
+                    + " (caravan.etcd.stall-timeout); etcd stopped answering, so the dump was ended");
+        }
         requireSuccess(ex, run, "etcdctl snapshot save from " + run.target.hostPort());
         run.addStage("dump", ex.getProperty(STEP_START, Instant.class));
     }
 
     private static final String DUMP_PROGRESS = "caravanDumpProgress";
+    private static final String STALLED = "caravanDumpStalled";
     private static final String STEP_START = "caravanStepStart";
 
     /** etcdctl writes <file>.part while it saves: its size against etcd's db size is the dump's progress. */
-    private static java.util.concurrent.ScheduledExecutorService watchFile(SessionRun run, Path part, long total) {
+    private static java.util.concurrent.ScheduledExecutorService watchFile(SessionRun run, Path part, long total,
+                                                                         Duration stall,
+                                                                         java.util.concurrent.atomic.AtomicBoolean stalled) {
+        long[] last = {-1, System.nanoTime()};
         Progress progress = new Progress(run, "dumping etcd", total);
         java.util.concurrent.ScheduledExecutorService s = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "caravan-dump-progress");
@@ -226,7 +243,17 @@ public final class EtcdSteps {
                     org.slf4j.MDC.put("session", mdc);
                 }
                 if (Files.exists(part)) {
-                    progress.accept(Files.size(part));
+                    long size = Files.size(part);
+                    if (size != last[0]) {
+                        last[0] = size;
+                        last[1] = System.nanoTime();
+                    } else if (System.nanoTime() - last[1] > stall.toNanos() && stalled.compareAndSet(false, true)) {
+                        // a server that died mid-stream leaves etcdctl waiting for ever: end it (and its wrapper)
+                        LOG.warn("{}: the snapshot stream sent nothing for {}; ending etcdctl", run.describe(),
+                                Durations.format(stall));
+                        caravan.util.ProcessTrees.killReferencing(part.getParent());
+                    }
+                    progress.accept(size);
                 }
             } catch (IOException | RuntimeException ignored) {
                 // the file was renamed when etcdctl finished

@@ -104,6 +104,8 @@ class MonitoringFilesTest {
                 Await.until("the RestoreSession Succeeded", Duration.ofSeconds(60), () -> "Succeeded".equals(phase(
                         client.resources(RestoreSession.class).inNamespace("demo").withName("restore").get())));
                 String url = "http://127.0.0.1:" + port + "/metrics";
+                // the repository's integrity comes from a verification, as caravan.verify.schedule runs it
+                operator.camel().getRegistry().lookupByNameAndType("caravanVerification", caravan.operator.Verification.class).run();
                 // the restore's series are recorded as its route ends, next to the status update
                 Await.until("the restore's series on /metrics", Duration.ofSeconds(30),
                         () -> sampleNames(Http.get(url).body()).contains("stash_restore_session_success"));

@@ -171,6 +171,10 @@ class OperatorTest {
             return r.getStatus() != null && r.getStatus().snapshotCount != null && r.getStatus().snapshotCount >= 1;
         });
         Repository repo = client.resources(Repository.class).inNamespace("demo").withName("s3-repo").get();
+        // a backup does not claim integrity; the scheduled verification reads the snapshots back and sets it
+        assertThat(repo.getStatus().integrity).isNull();
+        operator.camel().getRegistry().lookupByNameAndType("caravanVerification", Verification.class).run();
+        repo = client.resources(Repository.class).inNamespace("demo").withName("s3-repo").get();
         assertThat(repo.getStatus().integrity).isTrue();
         assertThat(repo.getStatus().lastBackupTime).isNotBlank();
         assertThat(repo.getStatus().totalSize).isNotBlank();

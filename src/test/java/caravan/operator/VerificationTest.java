@@ -122,6 +122,7 @@ class VerificationTest {
                     alertname: CaravanRepositoryIntegrity
                     exp_alerts:
                     - exp_labels: {severity: critical, namespace: demo, name: repo}
+                      exp_annotations: {summary: "Repository demo/repo failed its integrity check"}
                 """.formatted(rules, mt.group(1), value, value, value));
         try {
             Processes.run(List.of("promtool", "test", "rules", test.toString()), tmp, Map.of());

@@ -25,32 +25,7 @@ public final class Cli {
     }
 
     public static Result run(List<String> jvmOptions, java.util.Map<String, String> env, String... args) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "caravan.Caravan"));
-        cmd.addAll(List.of(args));
-        try {
-            Path out = Files.createTempFile("caravan-out", ".txt");
-            Path err = Files.createTempFile("caravan-err", ".txt");
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-            pb.environment().putAll(env);
-            Process p = pb.start();
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("caravan " + String.join(" ", args) + " did not finish in 10 minutes");
-            }
-            Result r = new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                    Files.readString(err, StandardCharsets.UTF_8));
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
-            return r;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return start(jvmOptions, env, args).await(java.time.Duration.ofMinutes(10));
     }
 
     public static Result run(String... args) {
@@ -109,6 +84,10 @@ public final class Cli {
     }
 
     public static Running start(List<String> jvmOptions, String... args) {
+        return start(jvmOptions, java.util.Map.of(), args);
+    }
+
+    public static Running start(List<String> jvmOptions, java.util.Map<String, String> env, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
@@ -117,8 +96,9 @@ public final class Cli {
         try {
             Path out = Files.createTempFile("caravan-out", ".txt");
             Path err = Files.createTempFile("caravan-err", ".txt");
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            Processes.stopOnExit(p);
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+            pb.environment().putAll(env);
+            Process p = Processes.stopOnExit(pb.start());
             return new Running(p, out, err);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
