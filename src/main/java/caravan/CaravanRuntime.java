@@ -36,8 +36,21 @@ public final class CaravanRuntime implements AutoCloseable {
     private CaravanRuntime(Main main) {
         this.main = main;
         this.camel = main.getCamelContext();
+        try {
+            this.settings = Settings.from(camel);
+        } catch (RuntimeException e) {
+            stopQuietly(main); // a bad property must not leave Camel running (its shutdown would wait 45 s)
+            throw e;
+        }
         this.template = camel.createProducerTemplate();
-        this.settings = Settings.from(camel);
+    }
+
+    private static void stopQuietly(Main main) {
+        try {
+            main.stop();
+        } catch (Exception ignored) {
+            // already failing
+        }
     }
 
     /**

@@ -29,6 +29,7 @@ public class EtcdRoutes extends RouteBuilder {
             .to("direct:store-artifact");                          // snapshot.db: the snapshot's one object
 
         from("direct:etcd-load").routeId("etcd-load")
+            .bean(EtcdSteps.class, "checkDataDirs")                // a file or non-empty dataDir fails before downloading
             .split(method(SnapshotReader.class, "objects")).stopOnException()
                 .to("direct:fetch-object")                         // snapshot.db, verified against the manifest
             .end()
