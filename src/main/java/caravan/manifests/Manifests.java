@@ -107,9 +107,17 @@ public final class Manifests {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
             throw new InvalidInput("InvalidManifest", source + (at == null ? "" : " line " + at.getLineNr()
-                    + " column " + at.getColumnNr()) + ": not valid YAML: " + firstLine(e.getOriginalMessage()));
+                    + " column " + at.getColumnNr()) + ": not valid YAML: " + parserWords(e.getOriginalMessage()));
         } catch (IOException e) {
             throw new InvalidInput("InvalidManifest", source + ": not valid YAML: " + firstLine(e.getMessage()));
+        } catch (RuntimeException e) {
+            // MappingIterator wraps a parse error of a later document in a RuntimeJsonMappingException
+            if (e.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException jpe) {
+                com.fasterxml.jackson.core.JsonLocation at = jpe.getLocation();
+                throw new InvalidInput("InvalidManifest", source + (at == null ? "" : " line " + at.getLineNr()
+                        + " column " + at.getColumnNr()) + ": not valid YAML: " + parserWords(jpe.getOriginalMessage()));
+            }
+            throw e;
         }
         return this;
     }
@@ -138,6 +146,12 @@ public final class Manifests {
             obj.getMetadata().setNamespace(defaultNamespace);
         }
         add(obj, where);
+    }
+
+    /** The YAML parser's own words on one line, without its indented excerpt and position lines. */
+    private static String parserWords(String s) {
+        return s == null ? "" : firstLine(String.join("; ", s.lines()
+                .filter(l -> !l.isBlank() && !Character.isWhitespace(l.charAt(0))).toList()));
     }
 
     private static String firstLine(String s) {
