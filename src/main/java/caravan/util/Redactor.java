@@ -31,7 +31,7 @@ public final class Redactor {
     private static final Pattern URL_PASSWORD = Pattern.compile("(://[^/\\s:@]*:)[^@\\s/]+@");
     private static final Pattern AUTH_HEADER = Pattern.compile("(?i)(Authorization\\s*[:=]\\s*\"?(?:Basic|Bearer)\\s+)[^\\s\"]+");
     private static final Pattern JSON_PASSWORD = Pattern.compile(
-            "(?i)(\"[a-z_]*(?:password|passwd|secret|token)[a-z_]*\"\\s*:\\s*\")[^\"]*(\")");
+            "(?i)(\"(?:[a-z]+_)*(?:password|passwd|secret|token|secret_access_key)\"\\s*:\\s*\")[^\"]*(\")");
     private static final Pattern ASSIGNED_PASSWORD = Pattern.compile(
             "(?i)\\b([a-z_]*(?:password|passwd|secret_access_key|secret_key|token))=(?!\\*)[^\\s&,;'\"]+");
 
