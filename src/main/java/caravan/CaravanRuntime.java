@@ -82,6 +82,12 @@ public final class CaravanRuntime implements AutoCloseable {
         try {
             main.start();
         } catch (Exception e) {
+            stopQuietly(main);
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof CaravanException ce) {
+                    throw ce; // a bad property, named
+                }
+            }
             throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
         }
         return new CaravanRuntime(main);
@@ -108,6 +114,12 @@ public final class CaravanRuntime implements AutoCloseable {
         try {
             main.start();
         } catch (Exception e) {
+            stopQuietly(main);
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof CaravanException ce) {
+                    throw ce; // a bad property, named
+                }
+            }
             throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
         }
         return new CaravanRuntime(main);
