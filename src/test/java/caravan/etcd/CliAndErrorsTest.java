@@ -239,7 +239,7 @@ class CliAndErrorsTest {
         // one line per damaged snapshot, not the crypto library's multi-line dump: the header and one row
         assertThat(check.stdout().lines().toList()).hasSize(2);
         assertThat(check.stdout().lines().toList().get(1)).endsWith("DAMAGED: snapshot.db: fails decryption: the stored "
-                + "object etcd/snapshots/" + id + "/snapshot.db.zst.enc is corrupted or was modified");
+                + "object snapshots/" + id + "/snapshot.db.zst.enc is corrupted or was modified");
 
         Cli.Result r = caravan(dir, "--restore", "restore");
         assertThat(r.exit()).isEqualTo(1);
