@@ -4,6 +4,8 @@ import caravan.manifests.Yaml;
 import caravan.testing.Cli;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
+import caravan.testing.Ports;
+import caravan.testing.Processes;
 import caravan.util.Durations;
 import caravan.util.Paths2;
 import caravan.util.Redactor;
@@ -38,6 +40,10 @@ class BadInputTest {
     Path tmp;
     Path repoDir;
     EtcdServer etcd;
+    /** A TLS server (openssl s_server) whose certificate the AppBinding's caBundle does not trust. */
+    Process tlsServer;
+    int tlsPort;
+    String otherCa;
 
     @BeforeAll
     void start() throws Exception {
@@ -47,6 +53,19 @@ class BadInputTest {
         etcd.putAll(java.util.Map.of("/bad/a", "1", "/bad/b", "2"));
         etcd.etcdctl("user", "add", "root", "--new-user-password=" + ETCD_PASSWORD, "--interactive=false");
         etcd.etcdctl("auth", "enable");
+        // TLS: a server certificate from one CA, and another CA for the AppBinding's caBundle
+        Path certs = Files.createDirectories(tmp.resolve("certs"));
+        for (String name : List.of("server", "other")) {
+            Processes.run(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+                    "-out", name + ".pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+                    certs, java.util.Map.of());
+        }
+        otherCa = java.util.Base64.getEncoder().encodeToString(Files.readAllBytes(certs.resolve("other.pem")));
+        tlsPort = Ports.free();
+        tlsServer = Processes.stopOnExit(new ProcessBuilder("openssl", "s_server", "-quiet", "-accept", String.valueOf(tlsPort),
+                "-cert", "server.pem", "-key", "server.key").directory(certs.toFile()).redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("s_server.log").toFile()).start());
+        Ports.awaitListening(tlsPort, java.time.Duration.ofSeconds(30), tlsServer);
         // one good snapshot, so that restores get as far as the driver
         Cli.Result b = run(write("good", base()), tmp.resolve("t-good"), "--backup", "backup");
         assertThat(b.exit()).as(b.all()).isZero();
@@ -57,6 +76,9 @@ class BadInputTest {
     void stop() {
         if (etcd != null) {
             etcd.close();
+        }
+        if (tlsServer != null) {
+            Processes.stop(tlsServer);
         }
         Paths2.deleteRecursively(tmp);
     }
@@ -220,6 +242,17 @@ class BadInputTest {
                         + " refused the credentials: 127.0.0.1:" + port + " is unhealthy: failed to commit proposal: "
                         + "etcdserver: authentication failed, invalid user ID or password; Error: unhealthy cluster; "
                         + "not retried"),
+                // etcdctl says only "context deadline exceeded" for these: Caravan's own handshake tells them apart
+                new Case("tls-untrusted-certificate", replace("  clientConfig: {url: \"" + etcd.url() + "\"}\n  secret: {name: etcd-auth}",
+                        "  clientConfig: {url: \"https://127.0.0.1:" + tlsPort + "\", caBundle: " + otherCa + "}"), BACKUP, 1,
+                        Where.STATUS, ab + " spec.clientConfig.caBundle: TLS with 127.0.0.1:" + tlsPort + " failed: the "
+                        + "server's certificate is not trusted (PKIX path building failed: "
+                        + "sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification "
+                        + "path to requested target); not retried"),
+                new Case("tls-plaintext-server", replace("  clientConfig: {url: \"" + etcd.url() + "\"}\n  secret: {name: etcd-auth}",
+                        "  clientConfig: {url: \"https://127.0.0.1:" + port + "\", caBundle: " + otherCa + "}"), BACKUP, 1,
+                        Where.STATUS, ab + " spec.clientConfig.caBundle: TLS with 127.0.0.1:" + port + " failed: the server "
+                        + "does not speak TLS (is the URL http:// ?); not retried"),
                 new Case("unknown-host", replace("url: \"" + etcd.url() + "\"", "url: \"http://no-such-host.invalid:2379\""),
                         BACKUP, 1, Where.STATUS, ab + " spec.clientConfig: host no-such-host.invalid is unknown (DNS lookup "
                         + "failed); not retried"));

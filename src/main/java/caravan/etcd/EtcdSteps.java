@@ -134,6 +134,7 @@ public final class EtcdSteps {
     public void endpointHealth(Exchange ex, @ExchangeProperty("run") SessionRun run) {
         if (ex.getProperty(WAIT_UNTIL) == null) {
             caravan.session.Reachability.requireKnownHost(run.target); // an unknown host is not retried
+            caravan.session.Reachability.requireTlsHandshake(run.target); // nor an untrusted server certificate
             Duration wait = run.durationParam("waitTimeout", run.settings.etcdWaitTimeout());
             ex.setProperty(WAIT_UNTIL, Instant.now().plus(wait));
             LOG.info("{}: waiting up to {} for etcd at {} to be healthy", run.describe(), Durations.format(wait),

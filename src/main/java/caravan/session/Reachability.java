@@ -61,6 +61,87 @@ public final class Reachability {
         return null;
     }
 
+    /**
+     * When the target is reached over TLS (an https URL, or a caBundle): one handshake from Java first, because
+     * etcdctl reports a certificate it does not trust, or a server that does not speak TLS, only as "context
+     * deadline exceeded", which looks like "not reachable yet". A server certificate that fails verification
+     * against caBundle, or a plaintext server, ends the wait at once; anything else (refused, timed out, the
+     * server's own alerts about client certificates) is left to the tool.
+     */
+    public static void requireTlsHandshake(AppTarget target) {
+        byte[] ca = target.caBundle();
+        boolean tls = (ca != null && ca.length > 0) || (target.url() != null && target.url().startsWith("https://"));
+        String hp = target.hostPort();
+        int colon = hp.lastIndexOf(':');
+        if (!tls || colon < 0 || colon < hp.lastIndexOf(']')) {
+            return;
+        }
+        String host = hp.substring(hp.lastIndexOf('@') + 1, colon).replace("[", "").replace("]", "");
+        int port;
+        try {
+            port = Integer.parseInt(hp.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            return;
+        }
+        javax.net.ssl.SSLContext ctx;
+        try {
+            ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(null, ca != null && ca.length > 0 ? trusting(ca) : null, null);
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new CaravanException("InvalidAppBinding", target.where() + " spec.clientConfig.caBundle: not a PEM "
+                    + "certificate bundle (" + e.getMessage() + ")");
+        }
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket()) {
+            s.connect(new java.net.InetSocketAddress(host, port), 3000);
+            s.setSoTimeout(5000);
+            javax.net.ssl.SSLParameters p = s.getSSLParameters();
+            p.setEndpointIdentificationAlgorithm("HTTPS");
+            s.setSSLParameters(p);
+            s.startHandshake();
+        } catch (javax.net.ssl.SSLException e) {
+            String why = null;
+            for (Throwable c = e; c != null && why == null; c = c.getCause()) {
+                if (c instanceof java.security.cert.CertificateException) {
+                    why = "the server's certificate is not trusted (" + firstLine(c.getMessage()) + ")";
+                }
+            }
+            // a plaintext server: an answer that is not TLS, or (etcd) the connection closed on the ClientHello
+            if (why == null && (String.valueOf(e.getMessage()).contains("Unsupported or unrecognized SSL message")
+                    || e.getCause() instanceof java.io.EOFException)) {
+                why = "the server does not speak TLS (is the URL http:// ?)";
+            }
+            if (why != null) {
+                throw new CaravanException("TLSFailed", target.where() + " spec.clientConfig"
+                        + (ca != null && ca.length > 0 ? ".caBundle" : ".url") + ": TLS with " + hp + " failed: " + why
+                        + "; not retried");
+            }
+        } catch (java.io.IOException e) {
+            // not reachable yet: the wait decides
+        }
+    }
+
+    private static javax.net.ssl.TrustManager[] trusting(byte[] pem) throws java.security.GeneralSecurityException,
+            java.io.IOException {
+        java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+        ks.load(null, null);
+        int i = 0;
+        for (java.security.cert.Certificate c : java.security.cert.CertificateFactory.getInstance("X.509")
+                .generateCertificates(new java.io.ByteArrayInputStream(pem))) {
+            ks.setCertificateEntry("ca-" + i++, c);
+        }
+        if (i == 0) {
+            throw new java.security.cert.CertificateException("no certificate in it");
+        }
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        return tmf.getTrustManagers();
+    }
+
+    private static String firstLine(String s) {
+        return s == null ? "" : s.lines().findFirst().orElse("");
+    }
+
     /** A TLS failure of a Java client (Elasticsearch/OpenSearch), or null. */
     public static CaravanException tlsFailure(AppTarget target, Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
