@@ -246,13 +246,25 @@ class BadInputTest {
                 new Case("tls-untrusted-certificate", replace("  clientConfig: {url: \"" + etcd.url() + "\"}\n  secret: {name: etcd-auth}",
                         "  clientConfig: {url: \"https://127.0.0.1:" + tlsPort + "\", caBundle: " + otherCa + "}"), BACKUP, 1,
                         Where.STATUS, ab + " spec.clientConfig.caBundle: TLS with 127.0.0.1:" + tlsPort + " failed: the "
-                        + "server's certificate is not trusted (PKIX path building failed: "
-                        + "sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification "
-                        + "path to requested target); not retried"),
+                        + "server's certificate is not trusted (PKIX path validation failed: "
+                        + "java.security.cert.CertPathValidatorException: Path does not chain with any of the trust "
+                        + "anchors); not retried"),
                 new Case("tls-plaintext-server", replace("  clientConfig: {url: \"" + etcd.url() + "\"}\n  secret: {name: etcd-auth}",
                         "  clientConfig: {url: \"https://127.0.0.1:" + port + "\", caBundle: " + otherCa + "}"), BACKUP, 1,
                         Where.STATUS, ab + " spec.clientConfig.caBundle: TLS with 127.0.0.1:" + port + " failed: the server "
                         + "does not speak TLS (is the URL http:// ?); not retried"),
+                // a Task's default param is checked when the session resolves it (the operator's path too)
+                new Case("task-default-escapes", s -> s + "---\n" + """
+                        apiVersion: stash.appscode.com/v1beta1
+                        kind: Task
+                        metadata: {name: etcd-restore-3.5.0}
+                        spec:
+                          steps:
+                          - name: etcd-restore-3.5.0
+                            params: [{name: initialCluster, value: "../up=http://127.0.0.1:2380,b=http://127.0.0.1:2381"}]
+                        """, RESTORE, 2, Where.STATUS, "RestoreSession demo/restore spec.task.params initialCluster: "
+                        + "member name \"../up\" is not allowed (it names a directory under dataDir); allowed: letters, "
+                        + "digits, '-', '_' and '.', no '/' or '..'"),
                 new Case("unknown-host", replace("url: \"" + etcd.url() + "\"", "url: \"http://no-such-host.invalid:2379\""),
                         BACKUP, 1, Where.STATUS, ab + " spec.clientConfig: host no-such-host.invalid is unknown (DNS lookup "
                         + "failed); not retried"));
@@ -296,7 +308,10 @@ class BadInputTest {
             assertThat(r.stdout()).isEmpty();
         } else {
             JsonNode status = Yaml.YAML.readTree(r.stdout()).path("status");
-            assertThat(status.path("phase").asText()).isEqualTo("Failed");
+            // input that fails validation in the session: Stash's phase Invalid and condition ValidationPassed False
+            assertThat(status.path("phase").asText()).isEqualTo(c.exit() == 2 ? "Invalid" : "Failed");
+            assertThat(status.path("conditions").toString().contains("\"type\":\"ValidationPassed\",\"status\":\"False\""))
+                    .as(status.toString()).isEqualTo(c.exit() == 2);
             String completed = c.args().contains("--backup") ? "BackupCompleted" : "RestoreCompleted";
             JsonNode condition = null;
             for (JsonNode n : status.path("conditions")) {
