@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
  * Exit codes: 0 the session Succeeded, 1 it Failed, 2 the command or the manifests are wrong.
  */
 @Command(name = "caravan", mixinStandardHelpOptions = true, version = "caravan 0.1.0",
-        description = "Backup and restore for etcd, driven by Stash's custom resources.",
+        description = "Backup and restore for etcd and Elasticsearch/OpenSearch, driven by Stash's custom resources.",
         subcommands = {Caravan.Run.class, Caravan.Snapshots.class, Caravan.Operator.class, Caravan.RestoreMember.class,
                 Caravan.Integration.class})
 public final class Caravan {
@@ -44,12 +44,37 @@ public final class Caravan {
         cl.setOut(new java.io.PrintWriter(out, true));
         cl.setErr(new java.io.PrintWriter(err, true));
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            String msg = e instanceof CaravanException ? e.getMessage()
-                    : Redactor.redact(e.getClass().getSimpleName() + ": " + e.getMessage());
-            err.println("error: " + msg);
+            // one line for the user; the stack trace only at DEBUG (CARAVAN_LOG_LEVEL=DEBUG)
+            err.println("error: " + oneLine(e instanceof CaravanException ? e.getMessage()
+                    : Redactor.redact(e.getClass().getSimpleName() + ": " + e.getMessage())));
+            org.slf4j.LoggerFactory.getLogger(Caravan.class).debug("failure detail", e);
             return USAGE;
         });
         return cl.execute(args);
+    }
+
+    /** The first line of a message, without a dangling "(detail..." that a library spread over more lines. */
+    static String oneLine(String message) {
+        String m = message == null ? "" : message.strip();
+        int nl = m.indexOf('\n');
+        if (nl >= 0) {
+            m = m.substring(0, nl).strip();
+            int open = m.lastIndexOf('(');
+            if (open > 0 && m.indexOf(')', open) < 0) {
+                m = m.substring(0, open).strip();
+            }
+        }
+        return m;
+    }
+
+    /** Exit code of a finished session: 0 Succeeded, 2 its input failed validation, 1 it Failed otherwise. */
+    static int exitCode(String phase, List<caravan.api.Condition> conditions) {
+        if ("Succeeded".equals(phase)) {
+            return SUCCEEDED;
+        }
+        boolean invalid = "Invalid".equals(phase) || (conditions != null && conditions.stream().anyMatch(c ->
+                caravan.manifests.InvalidInput.CONDITION.equals(c.type) && "False".equals(c.status)));
+        return invalid ? USAGE : FAILED;
     }
 
     /** What the in-cluster commands share: NAMESPACE/NAME, a client of the cluster, a runtime and the operator's view. */
@@ -85,15 +110,19 @@ public final class Caravan {
                 description = "Override a property from application.properties, e.g. --set caravan.temp-dir=/big/tmp")
         Map<String, String> overrides = new LinkedHashMap<>();
 
+        /** Reads and validates every manifest, and checks --set, before any work starts. */
         Manifests load() {
             if (manifests == null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--filename=PATH'");
             }
-            return Manifests.load(manifests, "default");
+            caravan.session.PropertyRules.checkOverrides(overrides);
+            Manifests m = Manifests.load(manifests, "default");
+            new caravan.manifests.Validator(caravan.operator.CronSchedule::toQuartz).check(m);
+            return m;
         }
     }
 
-    @Command(name = "run", description = "Run one backup (--backup) or restore (--restore) and print the session as YAML.")
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "Run one backup (--backup) or restore (--restore) and print the session as YAML.")
     static final class Run extends Common implements Callable<Integer> {
         @CommandLine.ArgGroup(multiplicity = "1")
         What what;
@@ -123,7 +152,7 @@ public final class Caravan {
                     BackupSession s = rt.backup(m, bc);
                     spec.commandLine().getOut().print(Yaml.toYaml(s));
                     spec.commandLine().getOut().flush();
-                    return exit(BackupSession.SUCCEEDED.equals(s.getStatus().phase));
+                    return exit(s.getStatus().phase, s.getStatus().conditions);
                 }
             }
             RestoreSession rs = m.byName(RestoreSession.class, namespace, what.restore);
@@ -131,19 +160,21 @@ public final class Caravan {
                 RestoreSession s = rt.restore(m, rs);
                 spec.commandLine().getOut().print(Yaml.toYaml(s));
                 spec.commandLine().getOut().flush();
-                return exit("Succeeded".equals(s.getStatus().phase));
+                return exit(s.getStatus().phase, s.getStatus().conditions);
             }
         }
 
-        private static Integer exit(boolean succeeded) {
+        /** 130/143 when a signal stopped the session, else by the session's outcome. */
+        private static Integer exit(String phase, List<caravan.api.Condition> conditions) {
             if (caravan.util.Signals.received() != null) {
                 return caravan.util.Signals.exitCode();
             }
-            return succeeded ? SUCCEEDED : FAILED;
+            return exitCode(phase, conditions);
         }
 
         /** Runs a session that exists in the cluster and writes its status there (the job executor). */
         private Integer inCluster(String ref) {
+            caravan.session.PropertyRules.checkOverrides(overrides);
             return Caravan.inCluster(ref, overrides, spec, (ns, name, rt, cluster) -> {
                 caravan.operator.Sessions sessions = new caravan.operator.Sessions(rt.camel(), cluster);
                 BackupSession bs = cluster.get(BackupSession.class, ns, name);
@@ -167,7 +198,7 @@ public final class Caravan {
         }
     }
 
-    @Command(name = "operator", description = "Run the in-cluster operator: watch Stash's resources, schedule "
+    @Command(name = "operator", mixinStandardHelpOptions = true, description = "Run the in-cluster operator: watch Stash's resources, schedule "
             + "and run BackupSessions and RestoreSessions. In a pod it uses the service account; outside, the current kubeconfig.")
     static final class Operator implements Callable<Integer> {
         @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a property from application.properties.")
@@ -175,6 +206,7 @@ public final class Caravan {
 
         @Override
         public Integer call() throws Exception {
+            caravan.session.PropertyRules.checkOverrides(overrides);
             io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
             CaravanRuntime rt = CaravanRuntime.startOperator(overrides, client);
             java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
@@ -190,7 +222,7 @@ public final class Caravan {
         }
     }
 
-    @Command(name = "integration", description = "Run Camel YAML DSL integrations that use Caravan's Kamelets "
+    @Command(name = "integration", mixinStandardHelpOptions = true, description = "Run Camel YAML DSL integrations that use Caravan's Kamelets "
             + "(e.g. examples/etcd-hourly-to-s3.camel.yaml), without the operator, until stopped.")
     static final class Integration implements Callable<Integer> {
         @CommandLine.Parameters(paramLabel = "FILE", arity = "1..*", description = "Integration files (*.camel.yaml).")
@@ -219,7 +251,7 @@ public final class Caravan {
         }
     }
 
-    @Command(name = "restore-member", description = "In a cluster: restore one member of a RestoreSession's etcd "
+    @Command(name = "restore-member", mixinStandardHelpOptions = true, description = "In a cluster: restore one member of a RestoreSession's etcd "
             + "StatefulSet into its data dir, replacing what is there (what the operator's per-member Jobs run, while "
             + "the StatefulSet is scaled to 0). The session's status is left to the operator.")
     static final class RestoreMember implements Callable<Integer> {
@@ -236,6 +268,7 @@ public final class Caravan {
 
         @Override
         public Integer call() {
+            caravan.session.PropertyRules.checkOverrides(overrides);
             return inCluster(session, overrides, spec, (ns, name, rt, cluster) -> {
                 RestoreSession rs = cluster.get(RestoreSession.class, ns, name);
                 if (rs == null) {
@@ -252,14 +285,16 @@ public final class Caravan {
         }
     }
 
-    @Command(name = "snapshots", description = "List a Repository's snapshots, newest first.")
+    @Command(name = "snapshots", mixinStandardHelpOptions = true, description = "List a Repository's snapshots, newest first.")
     static final class Snapshots extends Common implements Callable<Integer> {
         @Option(names = "--repository", required = true, paramLabel = "NAME", description = "The Repository.")
         String repository;
 
+        enum Format { table, json }
+
         @Option(names = {"-o", "--output"}, defaultValue = "table", paramLabel = "FORMAT",
-                description = "table (default) or json.")
-        String output;
+                description = "table (default) or json; anything else is an error.")
+        Format output;
 
         @Option(names = "--verify", description = "Read every snapshot back in full (download, decrypt, decompress) and "
                 + "check its digests against the manifest; exit 1 when one is damaged.")
@@ -274,7 +309,7 @@ public final class Caravan {
                 caravan.repository.SnapshotStore.Listing listing = rt.listing(m, repo, checked);
                 List<SnapshotManifest> list = listing.snapshots();
                 var out = spec.commandLine().getOut();
-                if (output.equals("json")) {
+                if (output == Format.json) {
                     Map<String, Object> json = new LinkedHashMap<>();
                     json.put("snapshots", list);
                     json.put("damaged", listing.damaged());
@@ -287,7 +322,7 @@ public final class Caravan {
                         out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", s.id, s.time, s.hostname,
                                 s.target.kind + "/" + s.target.namespace + "/" + s.target.name, Sizes.format(s.totalSize),
                                 Sizes.format(s.storedSize), checked == null ? verified(s)
-                                        : checked.get(s.id) == null ? "read back: ok" : "DAMAGED: " + checked.get(s.id));
+                                        : checked.get(s.id) == null ? "read back: ok" : "DAMAGED: " + oneLine(checked.get(s.id)));
                     }
                     for (caravan.repository.SnapshotStore.Damaged d : listing.damaged()) {
                         out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", d.id(), d.stored(), "?", "?", "?", "?",

@@ -36,8 +36,21 @@ public final class CaravanRuntime implements AutoCloseable {
     private CaravanRuntime(Main main) {
         this.main = main;
         this.camel = main.getCamelContext();
+        try {
+            this.settings = Settings.from(camel);
+        } catch (RuntimeException e) {
+            stopQuietly(main); // a bad property must not leave Camel running (its shutdown would wait 45 s)
+            throw e;
+        }
         this.template = camel.createProducerTemplate();
-        this.settings = Settings.from(camel);
+    }
+
+    private static void stopQuietly(Main main) {
+        try {
+            main.stop();
+        } catch (Exception ignored) {
+            // already failing
+        }
     }
 
     /**
@@ -69,6 +82,12 @@ public final class CaravanRuntime implements AutoCloseable {
         try {
             main.start();
         } catch (Exception e) {
+            stopQuietly(main);
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof CaravanException ce) {
+                    throw ce; // a bad property, named
+                }
+            }
             throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
         }
         return new CaravanRuntime(main);
@@ -95,6 +114,12 @@ public final class CaravanRuntime implements AutoCloseable {
         try {
             main.start();
         } catch (Exception e) {
+            stopQuietly(main);
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof CaravanException ce) {
+                    throw ce; // a bad property, named
+                }
+            }
             throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
         }
         return new CaravanRuntime(main);

@@ -13,8 +13,9 @@ import java.util.concurrent.ExecutorService;
 public class ElasticsearchRoutes extends RouteBuilder {
     @Override
     public void configure() throws Exception {
-        // failures are caught and reported by the session (status, one log line); no stack trace per route
-        errorHandler(defaultErrorHandler().logExhausted(false));
+        // failures go back to the session route, which reports them (status, one log line); no error handler
+        // here, or Camel logs its own multi-line dump of each one
+        errorHandler(noErrorHandler());
         int parallel = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.elasticsearch.parallel}}"));
         ExecutorService lanes = getContext().getExecutorServiceManager()
                 .newFixedThreadPool(this, "caravan-elasticsearch", parallel);

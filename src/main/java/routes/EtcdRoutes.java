@@ -11,8 +11,9 @@ import org.apache.camel.builder.RouteBuilder;
 public class EtcdRoutes extends RouteBuilder {
     @Override
     public void configure() {
-        // failures are caught and reported by the session (status, one log line); no stack trace per route
-        errorHandler(defaultErrorHandler().logExhausted(false));
+        // failures go back to the session route, which reports them (status, one log line); no error handler
+        // here, or Camel logs its own multi-line dump of each one
+        errorHandler(noErrorHandler());
         from("direct:etcd-wait-healthy").routeId("etcd-wait-healthy")
             .bean(EtcdSteps.class, "credentials")                  // 0600 env file + TLS files, never argv
             .loopDoWhile(method(EtcdSteps.class, "waitingForHealth"))
@@ -29,6 +30,7 @@ public class EtcdRoutes extends RouteBuilder {
             .to("direct:store-artifact");                          // snapshot.db: the snapshot's one object
 
         from("direct:etcd-load").routeId("etcd-load")
+            .bean(EtcdSteps.class, "checkDataDirs")                // a file or non-empty dataDir fails before downloading
             .split(method(SnapshotReader.class, "objects")).stopOnException()
                 .to("direct:fetch-object")                         // snapshot.db, verified against the manifest
             .end()

@@ -98,6 +98,7 @@ public final class ElasticsearchSteps {
 
         Duration wait = run.durationParam("waitTimeout", run.settings.elasticsearch().waitTimeout());
         Instant until = Instant.now().plus(wait);
+        caravan.session.Reachability.requireKnownHost(run.target); // an unknown host is not retried
         while (true) {
             try {
                 SearchCluster.Info info = es.info();
@@ -111,7 +112,11 @@ public final class ElasticsearchSteps {
                 return;
             } catch (IOException | CaravanException e) {
                 if (e instanceof CaravanException ce && !"DatabaseError".equals(ce.reason())) {
-                    throw ce; // wrong credentials: waiting will not help
+                    throw caravan.session.Reachability.namingSecret(run.target, ce); // wrong credentials: not retried
+                }
+                CaravanException tls = caravan.session.Reachability.tlsFailure(run.target, e);
+                if (tls != null) {
+                    throw tls;
                 }
                 if (Instant.now().plus(run.settings.elasticsearch().healthInterval()).isAfter(until)) {
                     throw new CaravanException("DatabaseUnreachable", run.target.where() + " spec.clientConfig: "

@@ -133,6 +133,8 @@ public final class EtcdSteps {
 
     public void endpointHealth(Exchange ex, @ExchangeProperty("run") SessionRun run) {
         if (ex.getProperty(WAIT_UNTIL) == null) {
+            caravan.session.Reachability.requireKnownHost(run.target); // an unknown host is not retried
+            caravan.session.Reachability.requireTlsHandshake(run.target); // nor an untrusted server certificate
             Duration wait = run.durationParam("waitTimeout", run.settings.etcdWaitTimeout());
             ex.setProperty(WAIT_UNTIL, Instant.now().plus(wait));
             LOG.info("{}: waiting up to {} for etcd at {} to be healthy", run.describe(), Durations.format(wait),
@@ -148,6 +150,10 @@ public final class EtcdSteps {
         if (r.getExitValue() == 0) {
             ex.setProperty(HEALTHY, true);
             return;
+        }
+        CaravanException permanent = caravan.session.Reachability.etcdPermanent(run.target, Commands.tail(r));
+        if (permanent != null) {
+            throw permanent; // wrong credentials, no permission, TLS: waiting will not help
         }
         Instant until = ex.getProperty(WAIT_UNTIL, Instant.class);
         Duration interval = run.settings.etcdHealthInterval();
@@ -354,7 +360,11 @@ public final class EtcdSteps {
             members = members.stream().map(m -> new Member(m.name(), m.peerUrl(), Path.of(dataDir).resolve(m.name()))).toList();
         }
         for (Member m : members) {
-            if (Files.exists(m.dataDir()) && !(Files.isDirectory(m.dataDir()) && Paths2.isEmptyDir(m.dataDir()))) {
+            if (Files.exists(m.dataDir()) && !Files.isDirectory(m.dataDir())) {
+                throw new CaravanException("DataDirNotADirectory", where + ": dataDir " + m.dataDir()
+                        + " is a file; allowed: a new or empty directory");
+            }
+            if (Files.exists(m.dataDir()) && !Paths2.isEmptyDir(m.dataDir())) {
                 throw new CaravanException("DataDirNotEmpty", where + ": dataDir " + m.dataDir()
                         + " already exists and is not empty; etcd restores only into a new or empty directory");
             }
@@ -364,6 +374,11 @@ public final class EtcdSteps {
                     + "written and the members are started by you", run.describe());
         }
         return members;
+    }
+
+    /** Restore, before any download: every member's data dir can take the restore (new or empty, not a file). */
+    public void checkDataDirs(@ExchangeProperty("run") RestoreRun run) {
+        members(run);
     }
 
     public void snapshotRestore(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws IOException {

@@ -49,6 +49,7 @@ public final class Manifests {
     }
 
     private final Map<Key, HasMetadata> objects = new LinkedHashMap<>();
+    private final Map<Key, String> sources = new LinkedHashMap<>();
     private final String defaultNamespace;
 
     public Manifests(String defaultNamespace) {
@@ -63,7 +64,16 @@ public final class Manifests {
         }
         try (Stream<Path> files = Files.isDirectory(path) ? Files.walk(path) : Stream.of(path)) {
             for (Path f : files.filter(Files::isRegularFile).filter(Manifests::isManifestFile).sorted().toList()) {
-                m.addYaml(Files.readString(f, StandardCharsets.UTF_8), f.toString());
+                String text;
+                try {
+                    text = Files.readString(f, StandardCharsets.UTF_8);
+                } catch (java.nio.charset.CharacterCodingException e) {
+                    throw new InvalidInput("InvalidManifest", f + ": not a YAML file (not UTF-8 text)");
+                }
+                if (text.indexOf('\u0000') >= 0) {
+                    throw new InvalidInput("InvalidManifest", f + ": not a YAML file (binary content)");
+                }
+                m.addYaml(text, f.toString());
             }
         } catch (IOException e) {
             throw new CaravanException("ManifestsUnreadable", "cannot read manifests under " + path + ": " + e.getMessage(), e);
@@ -94,8 +104,20 @@ public final class Manifests {
                     addNode(doc, source + " document " + n);
                 }
             }
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+            throw new InvalidInput("InvalidManifest", source + (at == null ? "" : " line " + at.getLineNr()
+                    + " column " + at.getColumnNr()) + ": not valid YAML: " + parserWords(e.getOriginalMessage()));
         } catch (IOException e) {
-            throw new CaravanException("InvalidManifest", source + ": not valid YAML: " + e.getMessage(), e);
+            throw new InvalidInput("InvalidManifest", source + ": not valid YAML: " + firstLine(e.getMessage()));
+        } catch (RuntimeException e) {
+            // MappingIterator wraps a parse error of a later document in a RuntimeJsonMappingException
+            if (e.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException jpe) {
+                com.fasterxml.jackson.core.JsonLocation at = jpe.getLocation();
+                throw new InvalidInput("InvalidManifest", source + (at == null ? "" : " line " + at.getLineNr()
+                        + " column " + at.getColumnNr()) + ": not valid YAML: " + parserWords(jpe.getOriginalMessage()));
+            }
+            throw e;
         }
         return this;
     }
@@ -108,24 +130,79 @@ public final class Manifests {
             LOG.debug("{}: skipping {} {} (not a kind Caravan reads)", where, apiVersion, kind);
             return;
         }
-        HasMetadata obj = Yaml.YAML.treeToValue(doc, type);
+        HasMetadata obj;
+        try {
+            obj = Yaml.YAML.treeToValue(doc, type);
+        } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
+            String field = e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName()
+                    : "[" + r.getIndex() + "]").collect(java.util.stream.Collectors.joining(".")).replace(".[", "[");
+            throw new InvalidInput("InvalidManifest", where + ": " + kind + " " + doc.at("/metadata/name").asText("?")
+                    + " " + field + ": " + firstLine(e.getOriginalMessage()));
+        }
         if (obj.getMetadata() == null || obj.getMetadata().getName() == null) {
-            throw new CaravanException("InvalidManifest", where + ": " + kind + " has no metadata.name");
+            throw new InvalidInput("InvalidManifest", where + ": " + kind + " has no metadata.name");
         }
         if (isNamespaced(type) && obj.getMetadata().getNamespace() == null) {
             obj.getMetadata().setNamespace(defaultNamespace);
         }
-        add(obj);
+        add(obj, where);
+    }
+
+    /** The YAML parser's own words on one line, without its indented excerpt and position lines. */
+    private static String parserWords(String s) {
+        return s == null ? "" : firstLine(String.join("; ", s.lines()
+                .filter(l -> !l.isBlank() && !Character.isWhitespace(l.charAt(0))).toList()));
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        String line = s.lines().findFirst().orElse("").strip();
+        return line.length() > 200 ? line.substring(0, 200) + "…" : line;
     }
 
     /** Adds an object (read from YAML or from the API); a Secret's values are registered with the Redactor. */
     public <T extends HasMetadata> T add(T obj) {
-        if (obj instanceof Secret s) {
-            decode(s).forEach((k, v) -> Redactor.registerSecretValue(k, new String(v, StandardCharsets.UTF_8)));
+        return add(obj, null);
+    }
+
+    /**
+     * Adds an object read from {@code source} (a file and document; null: from the API). The same kind,
+     * namespace and name twice is an error naming both places, never last-wins.
+     */
+    public <T extends HasMetadata> T add(T obj, String source) {
+        Key key = new Key(obj.getClass(), ns(obj.getClass(), obj.getMetadata().getNamespace()), obj.getMetadata().getName());
+        if (source != null && sources.containsKey(key)) {
+            throw new InvalidInput("DuplicateResource", source + ": " + describe(obj) + " is defined twice (also in "
+                    + sources.get(key) + "); each resource may be defined once");
         }
-        objects.put(new Key(obj.getClass(), ns(obj.getClass(), obj.getMetadata().getNamespace()),
-                obj.getMetadata().getName()), obj);
+        if (obj instanceof Secret s) {
+            decode(s, source).forEach((k, v) -> Redactor.registerSecretValue(k, new String(v, StandardCharsets.UTF_8)));
+        }
+        objects.put(key, obj);
+        if (source != null) {
+            sources.put(key, source);
+        }
         return obj;
+    }
+
+    /** Where an object was read from ("file document n"), or null when it came from the API. */
+    public String source(HasMetadata obj) {
+        return sources.get(new Key(obj.getClass(), ns(obj.getClass(), obj.getMetadata().getNamespace()),
+                obj.getMetadata().getName()));
+    }
+
+    /** "Kind namespace/name" (cluster-scoped kinds: "Kind name"). */
+    public static String describe(HasMetadata obj) {
+        String ns = obj.getMetadata().getNamespace();
+        return obj.getClass().getSimpleName() + " " + (isNamespaced(obj.getClass()) && ns != null ? ns + "/" : "")
+                + obj.getMetadata().getName();
+    }
+
+    /** Every object, in the order read. */
+    public List<HasMetadata> all() {
+        return new ArrayList<>(objects.values());
     }
 
     private static boolean isNamespaced(Class<?> type) {
@@ -189,13 +266,23 @@ public final class Manifests {
 
     /** The decoded data of a Secret (data, then stringData on top, as the API server merges them). */
     public Map<String, byte[]> secretData(String namespace, String name, String referencedBy) {
-        return decode(require(Secret.class, namespace, name, referencedBy));
+        Secret s = require(Secret.class, namespace, name, referencedBy);
+        return decode(s, source(s));
     }
 
-    private static Map<String, byte[]> decode(Secret s) {
+    /** data (base64; a value that is not is an error naming the file, Secret and key, never the value) and stringData. */
+    private static Map<String, byte[]> decode(Secret s, String source) {
         Map<String, byte[]> out = new LinkedHashMap<>();
         if (s.getData() != null) {
-            s.getData().forEach((k, v) -> out.put(k, Base64.getMimeDecoder().decode(v == null ? "" : v)));
+            s.getData().forEach((k, v) -> {
+                try {
+                    out.put(k, Base64.getMimeDecoder().decode(v == null ? "" : v.strip()));
+                } catch (IllegalArgumentException e) {
+                    throw new InvalidInput("InvalidSecret", (source == null ? "" : source + ": ") + "Secret "
+                            + s.getMetadata().getNamespace() + "/" + s.getMetadata().getName() + " data." + k
+                            + ": not valid base64; allowed: base64 of the value (or put the plain value in stringData)");
+                }
+            });
         }
         if (s.getStringData() != null) {
             s.getStringData().forEach((k, v) -> out.put(k, (v == null ? "" : v).getBytes(StandardCharsets.UTF_8)));

@@ -68,7 +68,7 @@ public final class Sessions {
                     .withNewInvolvedObject().withApiVersion(obj.getApiVersion()).withKind(obj.getKind())
                         .withNamespace(ns).withName(obj.getMetadata().getName()).withUid(obj.getMetadata().getUid()).endInvolvedObject()
                     .withType(warning ? "Warning" : "Normal").withReason(reason)
-                    .withMessage(message == null ? "" : message.length() > 1000 ? message.substring(0, 1000) : message)
+                    .withMessage(caravan.util.Redactor.redact(message == null ? "" : message.length() > 1000 ? message.substring(0, 1000) : message))
                     .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
                     .withNewSource().withComponent("caravan").endSource()
                     .build();

@@ -7,6 +7,7 @@ import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.api.Task;
 import caravan.manifests.Manifests;
+import caravan.manifests.Validator;
 import caravan.util.Durations;
 import org.apache.camel.ExchangeProperty;
 
@@ -31,6 +32,7 @@ public final class Planner {
         if (spec == null) {
             throw new CaravanException("InvalidSpec", where + " has no spec");
         }
+        validate(run, bc);
         resolveCommon(run, "backup", spec.task, spec.target == null ? null : spec.target.ref,
                 spec.target == null ? null : spec.target.args, spec.target == null ? null : spec.target.alias,
                 spec.repository, spec.timeOut, ns, where);
@@ -42,7 +44,9 @@ public final class Planner {
                                       String ns, String where) {
         run.driver = driver(task, direction, where + " spec.task.name");
         run.params.putAll(params(run.manifests, task));
+        validateParams(run, where + " spec.task.params");
         run.target = AppTarget.resolve(run.manifests, ref, ns, where + " spec.target.ref");
+        validate(run, run.target.binding());
         if (targetArgs != null && !targetArgs.isEmpty() && !run.params.containsKey("args")) {
             run.params.put("args", String.join(" ", targetArgs));
         }
@@ -59,6 +63,7 @@ public final class Planner {
         if (spec == null) {
             throw new CaravanException("InvalidSpec", where + " has no spec");
         }
+        validate(run, rs);
         resolveCommon(run, "restore", spec.task, spec.target == null ? null : spec.target.ref,
                 spec.target == null ? null : spec.target.args, spec.target == null ? null : spec.target.alias,
                 spec.repository, spec.timeOut, ns, where);
@@ -128,6 +133,7 @@ public final class Planner {
         }
         String repoNs = ref.namespace == null || ref.namespace.isBlank() ? ns : ref.namespace;
         run.repository = run.manifests.require(Repository.class, repoNs, ref.name, where + ".name");
+        validate(run, run.repository);
         Repository.Backend b = run.repository.getSpec() == null ? null : run.repository.getSpec().backend;
         String secretName = b == null ? null : b.storageSecretName;
         String secretField = run.repositoryName() + " spec.backend.storageSecretName";
@@ -153,5 +159,20 @@ public final class Planner {
         } catch (IllegalArgumentException e) {
             throw new CaravanException("InvalidSpec", where + ": " + timeOut + " is not a duration (e.g. 30m, 1h)");
         }
+    }
+
+    // ---------------------------------------------------------------- validation (before any work)
+
+    /**
+     * The session's own resources pass the {@link Validator} (names, types, ranges, paths) before anything is
+     * read or written; the CLI has checked the whole manifests already, the operator relies on this.
+     */
+    private static void validate(SessionRun run, io.fabric8.kubernetes.api.model.HasMetadata resource) {
+        new Validator(null).check(run.manifests, resource);
+    }
+
+    /** The resolved params (Task step defaults and the invoker's) pass the same rules as the invoker's own. */
+    private static void validateParams(SessionRun run, String where) {
+        Validator.params(where, run.params);
     }
 }

@@ -22,8 +22,11 @@ public final class Retries {
      * retried caravan.storage.retries times, waiting caravan.storage.retry-delay, doubled each time.
      */
     public static org.apache.camel.builder.DefaultErrorHandlerBuilder storage(org.apache.camel.CamelContext camel) {
-        return storage(Integer.parseInt(camel.resolvePropertyPlaceholders("{{caravan.storage.retries}}")),
-                caravan.util.Durations.parse(camel.resolvePropertyPlaceholders("{{caravan.storage.retry-delay}}")).toMillis());
+        String retries = camel.resolvePropertyPlaceholders("{{caravan.storage.retries}}").strip();
+        String delay = camel.resolvePropertyPlaceholders("{{caravan.storage.retry-delay}}").strip();
+        PropertyRules.check("property", "caravan.storage.retries", retries);
+        PropertyRules.check("property", "caravan.storage.retry-delay", delay);
+        return storage(Integer.parseInt(retries), caravan.util.Durations.parse(delay).toMillis());
     }
 
     public static org.apache.camel.builder.DefaultErrorHandlerBuilder storage(int retries, long delayMillis) {

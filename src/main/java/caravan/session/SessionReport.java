@@ -33,6 +33,7 @@ public final class SessionReport {
         Exception e = interrupted(exchange, run);
         String message = message(e);
         run.error = e;
+        invalid(run, e, message);
         run.condition("BackupCompleted", false, reason(e), message);
         BackupSession.Status st = backupStatus(run, BackupSession.FAILED, message);
         st.conditions = run.conditions;
@@ -86,8 +87,9 @@ public final class SessionReport {
         Exception e = interrupted(exchange, run);
         String message = message(e);
         run.error = e;
+        boolean invalid = invalid(run, e, message);
         run.condition("RestoreCompleted", false, reason(e), message);
-        RestoreSession.Status st = restoreStatus(run, "Failed", message);
+        RestoreSession.Status st = restoreStatus(run, invalid ? "Invalid" : "Failed", message);
         LOG.error("{} Failed after {}: {}", run.describe(), st.sessionDuration, message);
         LOG.debug("{} failure detail", run.describe(), e);
     }
@@ -117,6 +119,18 @@ public final class SessionReport {
         }
         st.totalHosts = Math.max(1, st.stats.size());
         return st;
+    }
+
+    /**
+     * Input that failed validation: condition ValidationPassed False (Stash's type) with the one-line message.
+     * A RestoreSession's phase then is Invalid (Stash's phase); a BackupSession has no such phase and is Failed.
+     */
+    private static boolean invalid(SessionRun run, Exception e, String message) {
+        if (!caravan.manifests.InvalidInput.in(e)) {
+            return false;
+        }
+        run.condition(caravan.manifests.InvalidInput.CONDITION, false, reason(e), message);
+        return true;
     }
 
     /** The failure, or "interrupted" when Caravan was shutting down under the session (its clients closing). */

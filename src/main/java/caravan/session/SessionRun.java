@@ -141,6 +141,7 @@ public abstract class SessionRun implements caravan.util.Deadline {
 
     public void condition(String type, boolean ok, String reason, String message) {
         conditions.removeIf(c -> c.type.equals(type));
-        conditions.add(new Condition(type, ok, reason, message, Instant.now().toString()));
+        // every condition message reaches status and the operator's Events: it passes the one redactor
+        conditions.add(new Condition(type, ok, reason, caravan.util.Redactor.redact(message), Instant.now().toString()));
     }
 }

@@ -49,9 +49,12 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
                         Boolean.parseBoolean(prop(camel, "caravan.elasticsearch.allow-code-in-args"))));
     }
 
+    /** The effective value, checked against its {@link PropertyRules rule} (it may come from the environment). */
     private static String prop(CamelContext camel, String key) {
-        return camel.getPropertiesComponent().resolveProperty(key)
+        String v = camel.getPropertiesComponent().resolveProperty(key)
                 .orElseThrow(() -> new IllegalStateException("property " + key + " has no value (application.properties)"))
                 .strip();
+        PropertyRules.check("property", key, v);
+        return v;
     }
 }

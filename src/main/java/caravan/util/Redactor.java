@@ -1,19 +1,39 @@
 package caravan.util;
 
 import java.util.Comparator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListSet;
 
 /**
- * Remembers every secret value Caravan has read and removes it from any text before the text reaches a
- * log line, a status message, a metric or an exception. Values shorter than four characters are not
- * tracked: masking them would mangle ordinary words, and the loaders never log values anyway.
+ * The one place that keeps secret values out of what people read: status messages and conditions,
+ * Kubernetes Events, log lines and stack traces ({@link RedactingConverters}, {@link JsonLogLayout}), tool
+ * output and exception text. Two rules:
+ * <ul>
+ * <li>By shape, whatever the value: the password of a URL's user info ({@code //user:*****@host}), a
+ * {@code Authorization: Basic/Bearer} credential, and {@code "password": "..."} / {@code password=...} pairs.</li>
+ * <li>By value: every secret value Caravan has read, as a whole token only (not inside a longer word), and
+ * only when it is at least {@value #MIN_LENGTH} characters long. A shorter value (a password like
+ * {@code etcd}) is an ordinary word too: masking every occurrence of it would reveal it by position, so it
+ * is never masked by value. Caravan never puts a secret value into a message itself; the shape rules cover
+ * the places where another program's text could carry one.</li>
+ * </ul>
  */
 public final class Redactor {
     public static final String MASK = "*****";
-    private static final int MIN_LENGTH = 4;
+    static final int MIN_LENGTH = 8;
     private static final Set<String> SECRETS =
             new ConcurrentSkipListSet<>(Comparator.comparingInt(String::length).reversed().thenComparing(s -> s));
+    private static final Map<String, Pattern> TOKENS = new ConcurrentHashMap<>();
+    private static final Pattern URL_PASSWORD = Pattern.compile("(://[^/\\s:@]*:)[^@\\s/]+@");
+    private static final Pattern AUTH_HEADER = Pattern.compile("(?i)(Authorization\\s*[:=]\\s*\"?(?:Basic|Bearer)\\s+)[^\\s\"]+");
+    private static final Pattern JSON_PASSWORD = Pattern.compile(
+            "(?i)(\"(?:[a-z]+_)*(?:password|passwd|secret|token|secret_access_key)\"\\s*:\\s*\")[^\"]*(\")");
+    private static final Pattern ASSIGNED_PASSWORD = Pattern.compile(
+            "(?i)\\b([a-z_]*(?:password|passwd|secret_access_key|secret_key|token))=(?!\\*)[^\\s&,;'\"]+");
 
     /**
      * Secret keys that hold identifiers or public material, not secrets: masking "root" or an access key id
@@ -51,15 +71,24 @@ public final class Redactor {
     }
 
     public static String redact(String text) {
-        if (text == null || SECRETS.isEmpty()) {
+        if (text == null || text.isEmpty()) {
             return text;
         }
-        String out = text;
+        String out = URL_PASSWORD.matcher(text).replaceAll("$1" + Matcher.quoteReplacement(MASK) + "@");
+        out = AUTH_HEADER.matcher(out).replaceAll("$1" + Matcher.quoteReplacement(MASK));
+        out = JSON_PASSWORD.matcher(out).replaceAll("$1" + Matcher.quoteReplacement(MASK) + "$2");
+        out = ASSIGNED_PASSWORD.matcher(out).replaceAll("$1=" + Matcher.quoteReplacement(MASK));
         for (String secret : SECRETS) {
             if (out.contains(secret)) {
-                out = out.replace(secret, MASK);
+                out = TOKENS.computeIfAbsent(secret, Redactor::token).matcher(out)
+                        .replaceAll(Matcher.quoteReplacement(MASK));
             }
         }
         return out;
+    }
+
+    /** The value as a whole token: not preceded or followed by a letter or digit. */
+    private static Pattern token(String secret) {
+        return Pattern.compile("(?<![\\p{L}\\p{N}])" + Pattern.quote(secret) + "(?![\\p{L}\\p{N}])");
     }
 }

@@ -122,7 +122,8 @@ class SearchErrorsTest {
         Manifests m = manifests("creds", es8.url(), Fixture.secret("es-auth", "username", es8.user(), "password", wrong), "");
         withRuntime("multielasticdump", rt -> {
             BackupSession s = backup(rt, m);
-            assertThat(failure(s)).contains("AppBinding demo/es spec.secret", "rejected the credentials");
+            assertThat(failure(s)).contains("AppBinding demo/es spec.secret (Secret demo/es-auth): ", "rejected the credentials",
+                    "; not retried");
             assertThat(Yaml.toYaml(s)).doesNotContain(wrong);
             assertNothingStored(rt, m, "creds");
             return null;

@@ -236,6 +236,10 @@ class CliAndErrorsTest {
         assertNoSecrets(check);
         assertThat(check.exit()).as(check.all()).isEqualTo(1);
         assertThat(check.stdout()).contains(id, "DAMAGED: snapshot.db: fails decryption");
+        // one line per damaged snapshot, not the crypto library's multi-line dump: the header and one row
+        assertThat(check.stdout().lines().toList()).hasSize(2);
+        assertThat(check.stdout().lines().toList().get(1)).endsWith("DAMAGED: snapshot.db: fails decryption: the stored "
+                + "object snapshots/" + id + "/snapshot.db.zst.enc is corrupted or was modified");
 
         Cli.Result r = caravan(dir, "--restore", "restore");
         assertThat(r.exit()).isEqualTo(1);
