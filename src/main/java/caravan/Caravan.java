@@ -135,7 +135,7 @@ public final class Caravan {
         /** Runs a session that exists in the cluster and writes its status there (the job executor). */
         private Integer inCluster(String ref) {
             return Caravan.inCluster(ref, overrides, spec, (ns, name, rt, cluster) -> {
-                caravan.operator.Sessions sessions = new caravan.operator.Sessions(rt.camel(), cluster);
+                caravan.operator.SessionReports sessions = new caravan.operator.SessionReports(rt.camel(), cluster);
                 BackupSession bs = cluster.get(BackupSession.class, ns, name);
                 if (bs != null) {
                     caravan.session.BackupRun run = rt.run(sessions.backupRun(bs));

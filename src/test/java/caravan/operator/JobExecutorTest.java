@@ -45,7 +45,7 @@ class JobExecutorTest {
     static KubernetesClient client;
 
     private static List<Job> jobs() {
-        return client.batch().v1().jobs().inNamespace("caravan-system").withLabel(JobExecutor.KIND_LABEL).list().getItems();
+        return client.batch().v1().jobs().inNamespace("demo").withLabel(JobExecutor.KIND_LABEL).list().getItems();
     }
 
     private static BackupSession session(String name) {
@@ -61,11 +61,11 @@ class JobExecutorTest {
             String bc = Fixture.backupConfiguration("nightly", "repo", "etcd", 5, "")
                     .replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"") + """
                       timeOut: 30m
+                      backupHistoryLimit: 100
                       tempDir: {medium: Memory, sizeLimit: 1Gi}
                       runtimeSettings:
                         pod:
                           nodeSelector: {disk: ssd}
-                          podLabels: {team: storage}
                           securityContext: {runAsUser: 1000}
                         container:
                           resources: {limits: {memory: 512Mi}}
@@ -94,13 +94,14 @@ class JobExecutorTest {
                 Await.until("a Job", Duration.ofSeconds(30), () -> !jobs().isEmpty());
                 Job job = jobs().get(0);
                 String sessionName = job.getMetadata().getLabels().get(JobExecutor.NAME_LABEL);
-                assertThat(job.getMetadata().getName()).isEqualTo("caravan-backup-" + sessionName);
+                // in the session's namespace, named by the session's UID, under the invoker's own ServiceAccount
+                assertThat(job.getMetadata().getNamespace()).isEqualTo("demo");
+                assertThat(job.getMetadata().getName()).isEqualTo("caravan-backup-" + session(sessionName).getMetadata().getUid());
                 assertThat(job.getSpec().getBackoffLimit()).isZero();
                 assertThat(job.getSpec().getActiveDeadlineSeconds()).isEqualTo(1800L);
-                assertThat(job.getSpec().getTemplate().getMetadata().getLabels()).containsEntry("team", "storage");
                 PodSpec pod = job.getSpec().getTemplate().getSpec();
                 assertThat(pod.getRestartPolicy()).isEqualTo("Never");
-                assertThat(pod.getServiceAccountName()).isEqualTo("caravan");
+                assertThat(pod.getServiceAccountName()).isEqualTo("caravan-backupconfiguration-nightly");
                 assertThat(pod.getNodeSelector()).containsEntry("disk", "ssd");
                 assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(1000L);
                 assertThat(pod.getVolumes().get(0).getEmptyDir().getMedium()).isEqualTo("Memory");
@@ -156,11 +157,11 @@ class JobExecutorTest {
                 other.setStatus(new JobStatusBuilder().withFailed(1).withConditions(new JobConditionBuilder().withType("Failed")
                         .withStatus("True").withReason("BackoffLimitExceeded").withMessage("Job has reached the specified backoff limit")
                         .build()).build());
-                client.batch().v1().jobs().inNamespace("caravan-system").resource(other).updateStatus();
+                client.batch().v1().jobs().inNamespace("demo").resource(other).updateStatus();
                 Await.until("the session Failed", Duration.ofSeconds(20), () -> "Failed".equals(session(otherSession).getStatus().phase));
                 assertThat(session(otherSession).getStatus().conditions).anySatisfy(cond -> {
                     assertThat(cond.reason).isEqualTo("JobFailed");
-                    assertThat(cond.message).contains("Job caravan-system/" + other.getMetadata().getName() + " failed",
+                    assertThat(cond.message).contains("Job demo/" + other.getMetadata().getName() + " failed",
                             "backoff limit");
                 });
             }

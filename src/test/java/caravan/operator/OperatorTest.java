@@ -308,7 +308,7 @@ class OperatorTest {
         assertThat(original.getStatus().nextRetry).isNotBlank();
         BackupSession last = client.resources(BackupSession.class).inNamespace("demo").withName(first + "-retry-retry").get();
         assertThat(last.getSpec().retryLeft).isZero();
-        assertThat(last.getMetadata().getLabels()).containsEntry(Sessions.RETRY_OF, first + "-retry");
+        assertThat(last.getMetadata().getLabels()).containsEntry(SessionHousekeeping.RETRY_OF, first + "-retry");
         sleep(3000); // no third retry
         assertThat(sessions("retrying")).hasSize(3);
     }

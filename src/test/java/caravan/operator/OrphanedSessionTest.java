@@ -32,7 +32,7 @@ class OrphanedSessionTest {
         s = client.resource(s).inNamespace("demo").create();
         BackupSession.Status st = new BackupSession.Status();
         st.phase = "Running";
-        st.conditions.add(new Condition(Sessions.CLAIM, true, executor, "claimed by operator pod gone-pod", Instant.now().toString()));
+        st.conditions.add(new Condition(Claim.TYPE, true, executor, "claimed by operator pod gone-pod", Instant.now().toString()));
         s.setStatus(st);
         return client.resource(s).inNamespace("demo").updateStatus();
     }
