@@ -300,7 +300,7 @@ public final class JobExecutor {
         String ns = session.getMetadata().getNamespace();
         String name = session.getMetadata().getName();
         String uid = session.getMetadata().getUid() == null ? "" : session.getMetadata().getUid();
-        String where = kind + " " + ns + "/" + name + " runtimeSettings";
+        String where = invokerKind(kind) + " " + ns + "/" + invokerName(kind, session) + " spec.runtimeSettings";
         Map<String, String> labels = new LinkedHashMap<>();
         labels.put("app.kubernetes.io/name", "caravan-session");
         labels.put(KIND_LABEL, kind);
