@@ -166,7 +166,7 @@ public final class Caravan {
         @Override
         public Integer call() throws Exception {
             io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
-            CaravanRuntime rt = CaravanRuntime.startOperator(overrides, client);
+            CaravanRuntime rt = caravan.operator.OperatorRuntime.start(overrides, client);
             java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 rt.close();

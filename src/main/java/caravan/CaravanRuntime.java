@@ -71,23 +71,16 @@ public final class CaravanRuntime implements AutoCloseable {
     }
 
     /**
-     * Starts the operator: the same application with the operator routes, talking to the cluster through
-     * {@code client}. Returns once Camel is up; the routes run until {@link #close}.
+     * Starts the application with {@code initial} properties (weakest), {@code forced} ones (strongest) and a
+     * configuration that binds beans before the routes start: how the operator (caravan.operator.OperatorRuntime)
+     * starts it, without this class knowing the operator.
      */
-    public static CaravanRuntime startOperator(Map<String, String> overrides, io.fabric8.kubernetes.client.KubernetesClient client) {
+    public static CaravanRuntime start(Map<String, String> overrides, Map<String, String> initial, Map<String, String> forced,
+                                       org.apache.camel.CamelConfiguration configuration) {
         Main main = newMain(overrides);
-        main.addOverrideProperty("caravan.operator.enabled", "true");
-        // probes: /observe/health/live and /observe/health/ready on caravan.operator.http-port (operator only)
-        main.addInitialProperty("camel.management.enabled", "true");
-        main.addInitialProperty("camel.management.port", "{{caravan.operator.http-port}}");
-        main.addInitialProperty("camel.management.health-check-enabled", "true");
-        // metrics: Micrometer (Camel, JVM) at /observe/metrics; Stash's series and Micrometer's at /metrics
-        main.addInitialProperty("camel.metrics.enabled", "true");
-        main.addInitialProperty("camel.metrics.binders", "jvm-info,jvm-memory,jvm-gc,jvm-thread,processor,uptime,file-descriptor");
-        main.addInitialProperty("camel.management.metrics-enabled", "true");
-        main.addInitialProperty("camel.server.enabled", "true");
-        main.addInitialProperty("camel.server.port", "{{caravan.operator.http-port}}");
-        main.configure().addConfiguration(new caravan.operator.OperatorConfiguration(client));
+        forced.forEach(main::addOverrideProperty);
+        initial.forEach(main::addInitialProperty);
+        main.configure().addConfiguration(configuration);
         try {
             main.start();
         } catch (Exception e) {

@@ -54,21 +54,35 @@ public final class SessionReports {
         }
     }
 
-    /** The session is still Running under the claim {@code mine} was started with, and is the same object (UID). */
+    /**
+     * The claims of the sessions this process runs, by session UID, read from the API when each run starts (the
+     * run's own status is rebuilt from scratch at the end, so it cannot carry the claim).
+     */
+    private final java.util.Map<String, Claim> claims = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The session is still the same object (UID), Running, under the claim its run started with. */
     private static void checkStillMine(HasMetadata latest, List<Condition> latestConditions, String latestPhase,
-                                       HasMetadata mine, List<Condition> myConditions) {
-        Claim expected = Claim.of(myConditions);
-        Claim now = Claim.of(latestConditions);
-        String uid = mine.getMetadata().getUid();
+                                       String uid, Claim expected) {
         if (uid != null && !uid.equals(latest.getMetadata().getUid())) {
             throw new Fenced("it was deleted and re-created (another UID)");
         }
         if (!"Running".equals(latestPhase)) {
             throw new Fenced("it is " + latestPhase + " now");
         }
+        Claim now = Claim.of(latestConditions);
         if (expected != null && !expected.sameHolder(now)) {
             throw new Fenced("it is claimed by " + (now == null ? "nobody" : now.pod() + " (Lease transitions "
                     + now.leaseTransitions() + ")") + " now");
+        }
+    }
+
+    /** The outcome keeps the claim and executor conditions of the status it replaces (who ran it). */
+    private static void keepClaim(List<Condition> from, List<Condition> into) {
+        for (Condition c : from) {
+            if ((Claim.TYPE.equals(c.type) || c.type.endsWith("ExecutorEnsured"))
+                    && into.stream().noneMatch(x -> x.type.equals(c.type))) {
+                into.add(0, c);
+            }
         }
     }
 
@@ -96,21 +110,29 @@ public final class SessionReports {
 
     /** The run of a BackupSession, with its BackupConfiguration's objects read from the API. */
     public BackupRun backupRun(BackupSession s) {
-        checkRunnable(s, s.getStatus() == null ? null : s.getStatus().phase);
         String ns = s.getMetadata().getNamespace();
+        BackupSession now = cluster.get(BackupSession.class, ns, s.getMetadata().getName());
+        if (now == null) {
+            throw new CaravanException("SessionNotFound", "BackupSession " + ns + "/" + s.getMetadata().getName() + " is gone");
+        }
+        checkRunnable(now, now.getStatus() == null ? null : now.getStatus().phase);
+        String uid = now.getMetadata().getUid();
+        Claim claim = Claim.of(now.getStatus().conditions);
+        if (claim != null) {
+            claims.put(uid, claim);
+        }
         BackupConfiguration bc = cluster.get(BackupConfiguration.class, ns, s.getSpec().invoker.name);
         if (bc == null) {
             bc = new BackupConfiguration();
             bc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace(ns)
                     .withName(s.getSpec().invoker.name).build());
         }
-        List<Condition> claimed = List.copyOf(s.getStatus().conditions);
         BackupRun run = new BackupRun(camel, cluster.forBackup(bc), settings, bc, s);
         run.progressListener = p -> {
             try {
                 cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
                     checkStillMine(latest, latest.getStatus() == null ? null : latest.getStatus().conditions,
-                            latest.getStatus() == null ? null : latest.getStatus().phase, s, claimed);
+                            latest.getStatus() == null ? null : latest.getStatus().phase, uid, claim);
                     latest.getStatus().progress = p;
                 });
             } catch (Fenced e) {
@@ -137,10 +159,12 @@ public final class SessionReports {
             s.getStatus().nextRetry = Instant.now().plus(delay).toString();
         }
         try {
-            List<Condition> mine = s.getStatus().conditions;
+            String uid = s.getMetadata().getUid();
+            Claim claim = uid == null ? null : claims.remove(uid);
             cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
                 checkStillMine(latest, latest.getStatus() == null ? null : latest.getStatus().conditions,
-                        latest.getStatus() == null ? null : latest.getStatus().phase, s, mine);
+                        latest.getStatus() == null ? null : latest.getStatus().phase, uid, claim);
+                keepClaim(latest.getStatus().conditions, s.getStatus().conditions);
                 latest.setStatus(s.getStatus());
             });
             boolean ok = BackupSession.SUCCEEDED.equals(s.getStatus().phase);
@@ -184,14 +208,23 @@ public final class SessionReports {
 
     /** The run of a RestoreSession, with its objects read from the API and progress written to its status. */
     public RestoreRun restoreRun(RestoreSession s) {
-        checkRunnable(s, s.getStatus() == null ? null : s.getStatus().phase);
-        List<Condition> claimed = List.copyOf(s.getStatus().conditions);
+        RestoreSession now = cluster.get(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName());
+        if (now == null) {
+            throw new CaravanException("SessionNotFound", "RestoreSession " + s.getMetadata().getNamespace() + "/"
+                    + s.getMetadata().getName() + " is gone");
+        }
+        checkRunnable(now, now.getStatus() == null ? null : now.getStatus().phase);
+        String uid = now.getMetadata().getUid();
+        Claim claim = Claim.of(now.getStatus().conditions);
+        if (claim != null) {
+            claims.put(uid, claim);
+        }
         RestoreRun run = new RestoreRun(camel, cluster.forRestore(s), settings, s);
         run.progressListener = p -> {
             try {
                 cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(), latest -> {
                     checkStillMine(latest, latest.getStatus() == null ? null : latest.getStatus().conditions,
-                            latest.getStatus() == null ? null : latest.getStatus().phase, s, claimed);
+                            latest.getStatus() == null ? null : latest.getStatus().phase, uid, claim);
                     latest.getStatus().progress = p;
                 });
             } catch (Fenced e) {
@@ -208,10 +241,12 @@ public final class SessionReports {
     public void report(RestoreRun run) {
         RestoreSession s = run.session;
         try {
-            List<Condition> mine = s.getStatus().conditions;
+            String uid = s.getMetadata().getUid();
+            Claim claim = uid == null ? null : claims.remove(uid);
             cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(), latest -> {
                 checkStillMine(latest, latest.getStatus() == null ? null : latest.getStatus().conditions,
-                        latest.getStatus() == null ? null : latest.getStatus().phase, s, mine);
+                        latest.getStatus() == null ? null : latest.getStatus().phase, uid, claim);
+                keepClaim(latest.getStatus().conditions, s.getStatus().conditions);
                 latest.setStatus(s.getStatus());
             });
             boolean ok = "Succeeded".equals(s.getStatus().phase);

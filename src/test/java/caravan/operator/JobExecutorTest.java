@@ -83,7 +83,7 @@ class JobExecutorTest {
                     client.resource(o).inNamespace("demo").create();
                 }
             }
-            try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+            try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.executor", "job",
                     "caravan.operator.leader-election", "false",
                     "caravan.operator.pod-namespace", "caravan-system",

@@ -49,7 +49,7 @@ class OrphanedSessionTest {
         bc = client.resource(bc).inNamespace("demo").create();
         running(bc, "nightly-inline", "Inline");
         running(bc, "nightly-job", "Job");
-        try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+        try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.leader-election", "false",
                 "caravan.operator.http-port", String.valueOf(Ports.free())), client)) {
             Await.until("the orphaned inline session Failed", Duration.ofSeconds(30),

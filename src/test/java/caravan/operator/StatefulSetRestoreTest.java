@@ -92,7 +92,7 @@ class StatefulSetRestoreTest {
                     .endSpec().build();
             client.resource(sts).create();
 
-            try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+            try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.leader-election", "false",
                     "caravan.operator.pod-namespace", "caravan-system",
                     "caravan.operator.http-port", String.valueOf(Ports.free()),

@@ -60,7 +60,7 @@ class TenancyTest {
                 .andReturn(403, Map.of("kind", "Status", "apiVersion", "v1", "status", "Failure", "code", 403,
                         "reason", "Forbidden", "message", "jobs is forbidden: exceeded quota: team-c-jobs"))
                 .always();
-        operator = CaravanRuntime.startOperator(Map.of(
+        operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.executor", "job",
                 "caravan.operator.leader-election", "false",
                 "caravan.operator.pod-namespace", "caravan-system",
