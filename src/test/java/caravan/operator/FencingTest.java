@@ -141,6 +141,11 @@ class FencingTest {
             b = OperatorRuntime.start(settings("op-b", tmp), server.createClient());
             Cli.kill(a);
             assertThat(a.isAlive()).isFalse();
+            // the test plays the kubelet: the pod stays, its killed container makes it not Ready (camel-kubernetes
+            // lets only Ready pods hold the Lease)
+            var podA = client.pods().inNamespace("caravan-system").withName("op-a").get();
+            podA.getStatus().getConditions().get(0).setStatus("False");
+            client.pods().inNamespace("caravan-system").resource(podA).updateStatus();
             // the database is reachable from now on: the next firing can succeed
             AppBinding ab = client.resources(AppBinding.class).inNamespace("demo").withName("etcd").get();
             ab.getSpec().clientConfig.url = etcd.url();
