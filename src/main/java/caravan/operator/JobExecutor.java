@@ -1,11 +1,9 @@
 package caravan.operator;
 
 import caravan.CaravanException;
-import caravan.api.AppBinding;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Refs;
-import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;
 import caravan.manifests.Yaml;
@@ -66,15 +64,15 @@ public final class JobExecutor {
     private final String image;
     private final Duration ttl;
     private final SessionRbac rbac;
-    private final SessionReports reports;
+    private final SessionVerdicts verdicts;
     /** Environment handed to every session Job (the Pushgateway URL, the log format), so Jobs behave like the operator. */
     private final Map<String, String> env;
 
-    public JobExecutor(Cluster cluster, SessionReports reports, String operatorNamespace, String image, Duration ttl,
+    public JobExecutor(Cluster cluster, SessionVerdicts verdicts, String operatorNamespace, String image, Duration ttl,
                        Map<String, String> env) {
         this.env = Map.copyOf(env);
         this.cluster = cluster;
-        this.reports = reports;
+        this.verdicts = verdicts;
         this.operatorNamespace = operatorNamespace;
         this.image = image;
         this.ttl = ttl;
@@ -101,17 +99,17 @@ public final class JobExecutor {
         try {
             Job j = job.get();
             create(j);
-            reports.executorEnsured(kind, s, true, "JobCreated", "Job " + j.getMetadata().getNamespace() + "/"
+            verdicts.executorEnsured(kind, s, true, "JobCreated", "Job " + j.getMetadata().getNamespace() + "/"
                     + j.getMetadata().getName() + " runs the session under ServiceAccount "
                     + j.getSpec().getTemplate().getSpec().getServiceAccountName());
         } catch (CaravanException e) {
             LOG.error("{} Failed: {}", where, e.getMessage());
-            reports.failRunning(kind, s, executorCondition(kind), e.reason(), e.getMessage());
+            verdicts.failRunning(kind, s, executorCondition(kind), e.reason(), e.getMessage());
         } catch (KubernetesClientException e) {
             String why = where + ": its Job could not be created (HTTP " + e.getCode() + "): "
                     + (e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage());
             LOG.error("{}", why);
-            reports.failRunning(kind, s, executorCondition(kind), "FailedToCreateJob", why);
+            verdicts.failRunning(kind, s, executorCondition(kind), "FailedToCreateJob", why);
         }
     }
 
@@ -134,9 +132,7 @@ public final class JobExecutor {
         Refs.TargetRef target = spec.target == null ? null : spec.target.ref;
         UsagePolicy.check(m, target, spec.repository, ns, where);
         String sa = serviceAccount(spec.runtimeSettings, ns, where);
-        SessionRbac.Needs needs = needs(m, ns, "BackupConfiguration", invoker, bc, sa, target, spec.repository,
-                invoker, null);
-        ensureRbac(m, needs, sa, spec.repository);
+        rbac.prepare(m, ns, "BackupConfiguration", invoker, bc, sa, target, spec.repository, invoker, null);
         return jobFor("BackupSession", s, spec.runtimeSettings, spec.tempDir, spec.interimVolumeTemplate, spec.timeOut, sa);
     }
 
@@ -149,9 +145,8 @@ public final class JobExecutor {
         Refs.TargetRef target = spec.target == null ? null : spec.target.ref;
         UsagePolicy.check(m, target, spec.repository, ns, where);
         String sa = serviceAccount(spec.runtimeSettings, ns, where);
-        SessionRbac.Needs needs = needs(m, ns, "RestoreSession", s.getMetadata().getName(), s, sa, target,
-                spec.repository, null, s.getMetadata().getName());
-        ensureRbac(m, needs, sa, spec.repository);
+        rbac.prepare(m, ns, "RestoreSession", s.getMetadata().getName(), s, sa, target, spec.repository, null,
+                s.getMetadata().getName());
         return sa;
     }
 
@@ -167,52 +162,6 @@ public final class JobExecutor {
                     + "operator's own); leave it out and Caravan creates one for the session");
         }
         return named;
-    }
-
-    private SessionRbac.Needs needs(Manifests m, String ns, String invokerKind, String invokerName, HasMetadata owner,
-                                    String sa, Refs.TargetRef target, Refs.ObjectRef repo, String bc, String rs) {
-        List<String> secrets = new ArrayList<>();
-        List<String> bindings = new ArrayList<>();
-        if (target != null && target.name != null) {
-            bindings.add(target.name);
-            m.find(AppBinding.class, ns, target.name).ifPresent(ab -> secrets.addAll(bindingSecrets(ab)));
-        }
-        List<String> repos = new ArrayList<>();
-        if (repo != null && repo.name != null && (repo.namespace == null || repo.namespace.isBlank() || repo.namespace.equals(ns))) {
-            repos.add(repo.name);
-            m.find(Repository.class, ns, repo.name).ifPresent(r -> secrets.add(storageSecret(r)));
-        }
-        String account = sa == null ? SessionRbac.serviceAccountName(invokerKind, invokerName) : sa;
-        return new SessionRbac.Needs(ns, invokerKind, invokerName, owner, account, secrets, bindings, repos, bc, rs);
-    }
-
-    private void ensureRbac(Manifests m, SessionRbac.Needs needs, String userServiceAccount, Refs.ObjectRef repo) {
-        rbac.ensure(needs, userServiceAccount == null);
-        if (repo != null && repo.namespace != null && !repo.namespace.isBlank() && !repo.namespace.equals(needs.namespace())) {
-            // allowed by its usagePolicy (UsagePolicy.check above), as Stash's cross-namespace Role
-            m.find(Repository.class, repo.namespace, repo.name).ifPresent(r ->
-                    rbac.ensureCrossNamespace(needs, repo.namespace, repo.name, storageSecret(r)));
-        }
-    }
-
-    private static String storageSecret(Repository r) {
-        return r.getSpec() == null || r.getSpec().backend == null ? null : r.getSpec().backend.storageSecretName;
-    }
-
-    private static List<String> bindingSecrets(AppBinding ab) {
-        List<String> out = new ArrayList<>();
-        if (ab.getSpec() == null) {
-            return out;
-        }
-        if (ab.getSpec().secret != null) {
-            out.add(ab.getSpec().secret.name);
-        }
-        for (Map<String, Object> t : ab.getSpec().secretTransforms == null ? List.<Map<String, Object>>of() : ab.getSpec().secretTransforms) {
-            if (t.get("addKeysFrom") instanceof Map<?, ?> a && a.get("secretRef") instanceof Map<?, ?> r) {
-                out.add(String.valueOf(r.get("name")));
-            }
-        }
-        return out;
     }
 
     /** A Job restoring one member of a StatefulSet on its PVC ({@code caravan restore-member}), in the session's namespace. */

@@ -27,12 +27,12 @@ public final class JobFollower {
     /** Recorded by StatefulSetRestore on its session: its member Jobs are followed there. */
     public static final String STATEFULSET_EXECUTOR = "StatefulSetRestore";
     private final Cluster cluster;
-    private final SessionReports reports;
+    private final SessionVerdicts verdicts;
     private final Duration startDeadline;
 
-    public JobFollower(Cluster cluster, SessionReports reports, Duration startDeadline) {
+    public JobFollower(Cluster cluster, SessionVerdicts verdicts, Duration startDeadline) {
         this.cluster = cluster;
-        this.reports = reports;
+        this.verdicts = verdicts;
         this.startDeadline = startDeadline;
     }
 
@@ -96,7 +96,7 @@ public final class JobFollower {
     }
 
     private boolean fail(String kind, ObjectMeta meta, Claim claim, String type, String reason, String message) {
-        return reports.failRunning(kind, meta.getNamespace(), meta.getName(), meta.getUid(), claim, type, reason, message);
+        return verdicts.failRunning(kind, meta.getNamespace(), meta.getName(), meta.getUid(), claim, type, reason, message);
     }
 
     private List<Pod> pods(String ns, String jobName) {

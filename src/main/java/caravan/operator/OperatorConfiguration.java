@@ -42,10 +42,10 @@ public final class OperatorConfiguration implements CamelConfiguration {
         String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
                 env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
         Map<String, String> podLabel = podLabel(prop(camel, "caravan.operator.leader-pod-label"));
-        SessionReports reports = new SessionReports(camel, cluster);
-        camel.getRegistry().bind("caravanReports", reports);
+        camel.getRegistry().bind("caravanReports", new SessionReports(camel, cluster));
+        SessionVerdicts verdicts = new SessionVerdicts(cluster);
         camel.getRegistry().bind("caravanHousekeeping", new SessionHousekeeping(cluster));
-        camel.getRegistry().bind("caravanClaims", new SessionClaims(cluster, reports, pod, podNamespace, leaderElection,
+        camel.getRegistry().bind("caravanClaims", new SessionClaims(cluster, verdicts, pod, podNamespace, leaderElection,
                 prop(camel, "caravan.operator.executor")));
         camel.getRegistry().bind("caravanRepositories", new Repositories(camel, cluster));
         caravan.metrics.MetricsStore metrics = new caravan.metrics.MetricsStore();
@@ -71,12 +71,12 @@ public final class OperatorConfiguration implements CamelConfiguration {
         if (logFormat != null && !logFormat.isBlank()) {
             jobEnv.put("CARAVAN_LOG_FORMAT", logFormat);
         }
-        JobExecutor jobs = new JobExecutor(cluster, reports, podNamespace, prop(camel, "caravan.operator.job-image"),
+        JobExecutor jobs = new JobExecutor(cluster, verdicts, podNamespace, prop(camel, "caravan.operator.job-image"),
                 Durations.parse(prop(camel, "caravan.operator.job-ttl")), jobEnv);
         camel.getRegistry().bind("caravanJobs", jobs);
-        camel.getRegistry().bind("caravanJobFollower", new JobFollower(cluster, reports,
+        camel.getRegistry().bind("caravanJobFollower", new JobFollower(cluster, verdicts,
                 Durations.parse(prop(camel, "caravan.operator.job-start-deadline"))));
-        camel.getRegistry().bind("caravanStatefulSetRestore", new StatefulSetRestore(camel, cluster, jobs, reports));
+        camel.getRegistry().bind("caravanStatefulSetRestore", new StatefulSetRestore(camel, cluster, jobs, verdicts));
         if (leaderElection) {
             KubernetesConfiguration kc = new KubernetesConfiguration();
             kc.setKubernetesClient(client);

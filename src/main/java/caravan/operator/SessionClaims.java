@@ -27,7 +27,7 @@ public final class SessionClaims {
     /** The Lease camel-kubernetes' cluster service keeps (resource name caravan, group caravan). */
     public static final String LEASE = "caravan-caravan";
     private final Cluster cluster;
-    private final SessionReports reports;
+    private final SessionVerdicts verdicts;
     private final SessionEvents events;
     private final String pod;
     private final String podNamespace;
@@ -39,10 +39,10 @@ public final class SessionClaims {
      */
     private final Set<String> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    public SessionClaims(Cluster cluster, SessionReports reports, String pod, String podNamespace, boolean leaderElection,
+    public SessionClaims(Cluster cluster, SessionVerdicts verdicts, String pod, String podNamespace, boolean leaderElection,
                          String executor) {
         this.cluster = cluster;
-        this.reports = reports;
+        this.verdicts = verdicts;
         this.events = new SessionEvents(cluster);
         this.pod = pod;
         this.podNamespace = podNamespace;
@@ -228,11 +228,11 @@ public final class SessionClaims {
             return;
         }
         if ("BackupSession".equals(kind)) {
-            reports.failRunning(kind, meta.getNamespace(), meta.getName(), meta.getUid(), c, "BackupDisrupted",
+            verdicts.failRunning(kind, meta.getNamespace(), meta.getName(), meta.getUid(), c, "BackupDisrupted",
                     "FailedToCompleteDueToDisruption", "the operator replica running this session stopped before it "
                             + "finished: " + why);
         } else {
-            reports.failRunning(kind, meta.getNamespace(), meta.getName(), meta.getUid(), c, "RestoreCompleted",
+            verdicts.failRunning(kind, meta.getNamespace(), meta.getName(), meta.getUid(), c, "RestoreCompleted",
                     "FailedToCompleteDueToDisruption", "the operator replica running this restore stopped before it "
                             + "finished (" + why + "); check the target before running the restore again");
         }

@@ -1,5 +1,9 @@
 package caravan.operator;
 
+import caravan.api.AppBinding;
+import caravan.api.Refs;
+import caravan.api.Repository;
+import caravan.manifests.Manifests;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
@@ -40,6 +44,62 @@ public final class SessionRbac {
 
     public SessionRbac(Cluster cluster) {
         this.cluster = cluster;
+    }
+
+    /**
+     * Everything a session's Job needs, from the objects the session references ({@code m}, read by the operator):
+     * the ServiceAccount (unless the user named one), the Role and RoleBinding in the session's namespace, and
+     * Stash's cross-namespace Role for a Repository of another namespace (whose usagePolicy was checked).
+     */
+    public void prepare(Manifests m, String ns, String invokerKind, String invokerName, HasMetadata owner, String userSa,
+                        Refs.TargetRef target, Refs.ObjectRef repo, String bc, String rs) {
+        ensureRbac(m, needs(m, ns, invokerKind, invokerName, owner, userSa, target, repo, bc, rs), userSa, repo);
+    }
+
+    private static Needs needs(Manifests m, String ns, String invokerKind, String invokerName, HasMetadata owner,
+                                    String sa, Refs.TargetRef target, Refs.ObjectRef repo, String bc, String rs) {
+        List<String> secrets = new ArrayList<>();
+        List<String> bindings = new ArrayList<>();
+        if (target != null && target.name != null) {
+            bindings.add(target.name);
+            m.find(AppBinding.class, ns, target.name).ifPresent(ab -> secrets.addAll(bindingSecrets(ab)));
+        }
+        List<String> repos = new ArrayList<>();
+        if (repo != null && repo.name != null && (repo.namespace == null || repo.namespace.isBlank() || repo.namespace.equals(ns))) {
+            repos.add(repo.name);
+            m.find(Repository.class, ns, repo.name).ifPresent(r -> secrets.add(storageSecret(r)));
+        }
+        String account = sa == null ? serviceAccountName(invokerKind, invokerName) : sa;
+        return new Needs(ns, invokerKind, invokerName, owner, account, secrets, bindings, repos, bc, rs);
+    }
+
+    private void ensureRbac(Manifests m, Needs needs, String userServiceAccount, Refs.ObjectRef repo) {
+        ensure(needs, userServiceAccount == null);
+        if (repo != null && repo.namespace != null && !repo.namespace.isBlank() && !repo.namespace.equals(needs.namespace())) {
+            // allowed by its usagePolicy (UsagePolicy.check above), as Stash's cross-namespace Role
+            m.find(Repository.class, repo.namespace, repo.name).ifPresent(r ->
+                    ensureCrossNamespace(needs, repo.namespace, repo.name, storageSecret(r)));
+        }
+    }
+
+    private static String storageSecret(Repository r) {
+        return r.getSpec() == null || r.getSpec().backend == null ? null : r.getSpec().backend.storageSecretName;
+    }
+
+    private static List<String> bindingSecrets(AppBinding ab) {
+        List<String> out = new ArrayList<>();
+        if (ab.getSpec() == null) {
+            return out;
+        }
+        if (ab.getSpec().secret != null) {
+            out.add(ab.getSpec().secret.name);
+        }
+        for (Map<String, Object> t : ab.getSpec().secretTransforms == null ? List.<Map<String, Object>>of() : ab.getSpec().secretTransforms) {
+            if (t.get("addKeysFrom") instanceof Map<?, ?> a && a.get("secretRef") instanceof Map<?, ?> r) {
+                out.add(String.valueOf(r.get("name")));
+            }
+        }
+        return out;
     }
 
     /** The ServiceAccount Caravan creates for an invoker, a DNS-1123 name. */

@@ -47,14 +47,14 @@ public final class StatefulSetRestore {
     private final CamelContext camel;
     private final Cluster cluster;
     private final JobExecutor jobs;
-    private final SessionReports reports;
+    private final SessionVerdicts verdicts;
     private final Settings settings;
 
-    public StatefulSetRestore(CamelContext camel, Cluster cluster, JobExecutor jobs, SessionReports reports) {
+    public StatefulSetRestore(CamelContext camel, Cluster cluster, JobExecutor jobs, SessionVerdicts verdicts) {
         this.camel = camel;
         this.cluster = cluster;
         this.jobs = jobs;
-        this.reports = reports;
+        this.verdicts = verdicts;
         this.settings = Settings.from(camel);
     }
 
@@ -72,7 +72,7 @@ public final class StatefulSetRestore {
     public void run(Exchange exchange) {
         RestoreSession s = exchange.getIn().getBody(RestoreSession.class);
         String ns = s.getMetadata().getNamespace();
-        reports.executorEnsured("RestoreSession", s, true, JobFollower.STATEFULSET_EXECUTOR,
+        verdicts.executorEnsured("RestoreSession", s, true, JobFollower.STATEFULSET_EXECUTOR,
                 "the operator restores the StatefulSet member by member (one Job per member)");
         String where = "RestoreSession " + ns + "/" + s.getMetadata().getName();
         RestoreRun run = new RestoreRun(camel, cluster.forRestore(s), settings, s);
