@@ -97,8 +97,15 @@ public final class StatefulSetRestore {
         }
         String finalPhase = phase;
         Condition done = new Condition("RestoreCompleted", "Succeeded".equals(phase), reason, message, Instant.now().toString());
-        RestoreSession.Status st = cluster.updateStatus(RestoreSession.class, ns, s.getMetadata().getName(), latest -> {
+        boolean[] mine = {true};
+        RestoreSession written = cluster.updateStatus(RestoreSession.class, ns, s.getMetadata().getName(), latest -> {
             RestoreSession.Status status = latest.getStatus() == null ? new RestoreSession.Status() : latest.getStatus();
+            // fenced: only while still Running and the same object (a re-created session is another attempt)
+            mine[0] = "Running".equals(status.phase) && (s.getMetadata().getUid() == null
+                    || s.getMetadata().getUid().equals(latest.getMetadata().getUid()));
+            if (!mine[0]) {
+                return;
+            }
             status.phase = finalPhase;
             status.progress = null;
             status.sessionDuration = Durations.format(Duration.between(run.started, Instant.now()));
@@ -114,8 +121,12 @@ public final class StatefulSetRestore {
             }
             status.totalHosts = hosts.size();
             latest.setStatus(status);
-        }).getStatus();
-        run.session.setStatus(st);
+        });
+        if (written == null || !mine[0]) {
+            LOG.warn("{}: outcome {} not written, the session is no longer Running or was re-created", where, finalPhase);
+            return;
+        }
+        run.session.setStatus(written.getStatus());
         hosts.forEach(h -> run.hostResults.add(new String[] {h[0], h[1], ""}));
         if (!settings.pushgatewayUrl().isBlank()) {
             String error = Pushgateway.pushAdd(settings.pushgatewayUrl(), StashMetrics.jobName("RestoreSession", ns,
