@@ -59,7 +59,9 @@ public class OperatorRoutes extends RouteBuilder {
             .setHeader("Content-Type", constant(caravan.metrics.Exposition.CONTENT_TYPE))
             .setBody(method("caravanMetricsScrape", "scrape"));
 
-        // sessions (the leader): claim, run the same routes as local mode, write status
+        // sessions (the leader): claim, run the same routes as local mode, write status. The queue's threads only
+        // claim (and launch Jobs); a run of an inline session or a StatefulSet restore, which lasts as long as the
+        // backup, goes to the caravan.operator.workers runner threads, so no seda consumer waits on it
         from(leader + Watches.BACKUPS + "?concurrentConsumers={{caravan.operator.workers}}").routeId("run-backupsession")
             .onCompletion().bean("caravanClaims", "release").end()  // a session is run once per process
             .filter(method("caravanClaims", "claimBackup"))       // phase Running, resourceVersion-guarded
@@ -67,6 +69,7 @@ public class OperatorRoutes extends RouteBuilder {
                     .when(simple("'{{caravan.operator.executor}}' == 'job'"))
                         .bean("caravanJobs", "launchBackup")       // a Job runs `caravan run --session ns/name`
                     .otherwise()
+                        .threads().executorService("caravanRunners")
                         .bean("caravanReports", "prepareBackup")   // the BackupConfiguration's objects from the API
                         .to("direct:backup")
                         .bean("caravanReports", "finishBackup")    // status, Repository status, history limit
@@ -76,10 +79,13 @@ public class OperatorRoutes extends RouteBuilder {
             .filter(method("caravanClaims", "claimRestore"))
                 .choice()
                     .when(method("caravanStatefulSetRestore", "applies"))  // etcd StatefulSet in place:
+                        .threads().executorService("caravanRunners")
                         .bean("caravanStatefulSetRestore", "run")          // scale 0, a Job per member, scale back
+                        .endChoice()
                     .when(simple("'{{caravan.operator.executor}}' == 'job'"))
                         .bean("caravanJobs", "launchRestore")
                     .otherwise()
+                        .threads().executorService("caravanRunners")
                         .bean("caravanReports", "prepareRestore")
                         .to("direct:restore")
                         .bean("caravanReports", "finishRestore")

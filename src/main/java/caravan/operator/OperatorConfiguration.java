@@ -43,6 +43,9 @@ public final class OperatorConfiguration implements CamelConfiguration {
                 env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
         Map<String, String> podLabel = podLabel(prop(camel, "caravan.operator.leader-pod-label"));
         camel.getRegistry().bind("caravanReports", new SessionReports(camel, cluster));
+        // the threads that run inline sessions (caravan.operator.workers at once; the rest wait their turn, claimed)
+        camel.getRegistry().bind("caravanRunners", camel.getExecutorServiceManager().newFixedThreadPool(this,
+                "caravan-session", Integer.parseInt(prop(camel, "caravan.operator.workers"))));
         SessionVerdicts verdicts = new SessionVerdicts(cluster);
         camel.getRegistry().bind("caravanHousekeeping", new SessionHousekeeping(cluster));
         camel.getRegistry().bind("caravanClaims", new SessionClaims(cluster, verdicts, pod, podNamespace, leaderElection,
