@@ -66,7 +66,7 @@ public final class OperatorConfiguration implements CamelConfiguration {
                 watches.stop();
             }
         });
-        Map<String, String> jobEnv = new java.util.LinkedHashMap<>();
+        Map<String, String> jobEnv = new java.util.LinkedHashMap<>(tuning());
         if (!prop(camel, "caravan.pushgateway.url").isEmpty()) {
             jobEnv.put("CARAVAN_PUSHGATEWAY_URL", prop(camel, "caravan.pushgateway.url"));
         }
@@ -100,6 +100,32 @@ public final class OperatorConfiguration implements CamelConfiguration {
             LOG.info("leader election: pod {} competes for Lease {} in namespace {} with the pods labelled {}", pod,
                     SessionClaims.LEASE, podNamespace, podLabel);
         }
+    }
+
+    /**
+     * The operator's tuning file (deploy/050-configmap.yaml), as environment for the session Jobs: they run in the
+     * session's namespace, where that ConfigMap is not mounted. caravan.operator.* stays the operator's.
+     */
+    static Map<String, String> tuning() {
+        Map<String, String> env = new java.util.TreeMap<>();
+        java.nio.file.Path file = java.nio.file.Path.of(System.getenv().getOrDefault("CARAVAN_CONFIG",
+                System.getProperty("caravan.config", caravan.CaravanRuntime.CONFIG_FILE)));
+        if (!java.nio.file.Files.isReadable(file)) {
+            return env;
+        }
+        java.util.Properties p = new java.util.Properties();
+        try (java.io.Reader r = java.nio.file.Files.newBufferedReader(file)) {
+            p.load(r);
+        } catch (java.io.IOException e) {
+            LOG.warn("{} not read for the session Jobs: {}", file, e.getMessage());
+            return env;
+        }
+        for (String k : p.stringPropertyNames()) {
+            if (k.startsWith("caravan.") && !k.startsWith("caravan.operator.")) {
+                env.put(k.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'), p.getProperty(k).strip());
+            }
+        }
+        return env;
     }
 
     /** caravan.operator.leader-pod-label: KEY=VALUE, the label of the pods that compete for the Lease. */

@@ -83,6 +83,10 @@ class JobExecutorTest {
                     client.resource(o).inNamespace("demo").create();
                 }
             }
+            // the operator's tuning file reaches the Jobs (they run in the session's namespace, without its ConfigMap)
+            Path tuning = Files.writeString(tmp.resolve("caravan.properties"),
+                    "caravan.s3.part-size=67108864\ncaravan.operator.workers=3\n");
+            System.setProperty("caravan.config", tuning.toString());
             try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.executor", "job",
                     "caravan.operator.leader-election", "false",
@@ -113,6 +117,11 @@ class JobExecutorTest {
                 assertThat(c.getArgs()).containsExactly("run", "--session", "demo/" + sessionName);
                 assertThat(c.getResources().getLimits().get("memory").toString()).isEqualTo("512Mi");
                 assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("CARAVAN_TEMP_DIR"));
+                assertThat(c.getEnv()).anySatisfy(e -> {
+                    assertThat(e.getName()).isEqualTo("CARAVAN_S3_PART_SIZE");
+                    assertThat(e.getValue()).isEqualTo("67108864");
+                });
+                assertThat(c.getEnv()).noneSatisfy(e -> assertThat(e.getName()).startsWith("CARAVAN_OPERATOR_"));
                 assertThat(c.getEnv()).anySatisfy(e -> {
                     assertThat(e.getName()).isEqualTo("CARAVAN_PUSHGATEWAY_URL");   // Jobs push metrics like the operator
                     assertThat(e.getValue()).isEqualTo("http://pushgateway.monitoring:9091");
@@ -166,7 +175,7 @@ class JobExecutorTest {
                 });
             }
         } finally {
-            for (String p : List.of("kubernetes.master", "kubernetes.trust.certificates", "kubernetes.auth.tryKubeConfig",
+            for (String p : List.of("caravan.config", "kubernetes.master", "kubernetes.trust.certificates", "kubernetes.auth.tryKubeConfig",
                     "kubernetes.auth.tryServiceAccount")) {
                 System.clearProperty(p);
             }
