@@ -110,6 +110,10 @@ public final class JobExecutor {
                     + (e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage());
             LOG.error("{}", why);
             verdicts.failRunning(kind, s, executorCondition(kind), "FailedToCreateJob", why);
+        } catch (RuntimeException e) {
+            String why = where + ": its Job could not be made: " + e.getClass().getSimpleName() + ": " + e.getMessage();
+            LOG.error("{}", why, e);
+            verdicts.failRunning(kind, s, executorCondition(kind), "FailedToCreateJob", why);
         }
     }
 
