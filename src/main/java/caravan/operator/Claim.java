@@ -36,7 +36,12 @@ public record Claim(String executor, String pod, int leaseTransitions, Instant a
                 boolean found = m.find();
                 String pod = found ? m.group(1) : "";
                 int transitions = found && m.group(2) != null ? Integer.parseInt(m.group(2)) : -1;
-                Instant at = c.lastTransitionTime == null ? Instant.EPOCH : Instant.parse(c.lastTransitionTime);
+                Instant at;
+                try {
+                    at = c.lastTransitionTime == null ? Instant.EPOCH : Instant.parse(c.lastTransitionTime);
+                } catch (java.time.format.DateTimeParseException e) {
+                    at = Instant.EPOCH; // written by someone else in another format: as old as can be
+                }
                 return new Claim(c.reason, pod, transitions, at);
             }
         }
