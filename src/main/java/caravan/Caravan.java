@@ -176,7 +176,7 @@ public final class Caravan {
         private Integer inCluster(String ref) {
             caravan.session.PropertyRules.checkOverrides(overrides);
             return Caravan.inCluster(ref, overrides, spec, (ns, name, rt, cluster) -> {
-                caravan.operator.Sessions sessions = new caravan.operator.Sessions(rt.camel(), cluster);
+                caravan.operator.SessionReports sessions = new caravan.operator.SessionReports(rt.camel(), cluster);
                 BackupSession bs = cluster.get(BackupSession.class, ns, name);
                 if (bs != null) {
                     caravan.session.BackupRun run = rt.run(sessions.backupRun(bs));
@@ -208,7 +208,7 @@ public final class Caravan {
         public Integer call() throws Exception {
             caravan.session.PropertyRules.checkOverrides(overrides);
             io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
-            CaravanRuntime rt = CaravanRuntime.startOperator(overrides, client);
+            CaravanRuntime rt = caravan.operator.OperatorRuntime.start(overrides, client);
             java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 // inline sessions stop cleanly (snapshot aborted, temp dir removed) before Camel stops

@@ -11,15 +11,11 @@ import caravan.session.BackupRun;
 import caravan.session.Planner;
 import caravan.session.RestoreRun;
 import caravan.session.Settings;
-import io.fabric8.kubernetes.api.model.ObjectMeta;
-import io.fabric8.kubernetes.api.model.OwnerReference;
 import org.apache.camel.CamelContext;
 import org.apache.camel.ProducerTemplate;
 import org.apache.camel.main.Main;
 import org.slf4j.MDC;
 
-import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -94,23 +90,16 @@ public final class CaravanRuntime implements AutoCloseable {
     }
 
     /**
-     * Starts the operator: the same application with the operator routes, talking to the cluster through
-     * {@code client}. Returns once Camel is up; the routes run until {@link #close}.
+     * Starts the application with {@code initial} properties (weakest), {@code forced} ones (strongest) and a
+     * configuration that binds beans before the routes start: how the operator (caravan.operator.OperatorRuntime)
+     * starts it, without this class knowing the operator.
      */
-    public static CaravanRuntime startOperator(Map<String, String> overrides, io.fabric8.kubernetes.client.KubernetesClient client) {
+    public static CaravanRuntime start(Map<String, String> overrides, Map<String, String> initial, Map<String, String> forced,
+                                       org.apache.camel.CamelConfiguration configuration) {
         Main main = newMain(overrides);
-        main.addOverrideProperty("caravan.operator.enabled", "true");
-        // probes: /observe/health/live and /observe/health/ready on caravan.operator.http-port (operator only)
-        main.addInitialProperty("camel.management.enabled", "true");
-        main.addInitialProperty("camel.management.port", "{{caravan.operator.http-port}}");
-        main.addInitialProperty("camel.management.health-check-enabled", "true");
-        // metrics: Micrometer (Camel, JVM) at /observe/metrics; Stash's series and Micrometer's at /metrics
-        main.addInitialProperty("camel.metrics.enabled", "true");
-        main.addInitialProperty("camel.metrics.binders", "jvm-info,jvm-memory,jvm-gc,jvm-thread,processor,uptime,file-descriptor");
-        main.addInitialProperty("camel.management.metrics-enabled", "true");
-        main.addInitialProperty("camel.server.enabled", "true");
-        main.addInitialProperty("camel.server.port", "{{caravan.operator.http-port}}");
-        main.configure().addConfiguration(new caravan.operator.OperatorConfiguration(client));
+        forced.forEach(main::addOverrideProperty);
+        initial.forEach(main::addInitialProperty);
+        main.configure().addConfiguration(configuration);
         try {
             main.start();
         } catch (Exception e) {
@@ -204,40 +193,7 @@ public final class CaravanRuntime implements AutoCloseable {
 
     /** A BackupSession as Stash's {@code create-backupsession} makes it: name, labels, owner, invoker. */
     public static BackupSession newSession(BackupConfiguration config) {
-        BackupSession s = new BackupSession();
-        ObjectMeta meta = new ObjectMeta();
-        String name = config.getMetadata().getName();
-        meta.setName(name + "-" + Instant.now().getEpochSecond());
-        meta.setNamespace(config.getMetadata().getNamespace());
-        Map<String, String> labels = new LinkedHashMap<>();
-        labels.put("stash.appscode.com/invoker-type", "BackupConfiguration");
-        labels.put("stash.appscode.com/invoker-name", name);
-        if (config.getSpec() != null && config.getSpec().target != null && config.getSpec().target.ref != null) {
-            labels.put("stash.appscode.com/target-kind", config.getSpec().target.ref.kind);
-            labels.put("stash.appscode.com/target-name", config.getSpec().target.ref.name);
-            labels.put("stash.appscode.com/target-namespace", config.getSpec().target.ref.namespace == null
-                    ? config.getMetadata().getNamespace() : config.getSpec().target.ref.namespace);
-        }
-        labels.values().removeIf(v -> v == null);
-        meta.setLabels(labels);
-        OwnerReference owner = new OwnerReference();
-        owner.setApiVersion(config.getApiVersion());
-        owner.setKind(config.getKind());
-        owner.setName(name);
-        owner.setUid(config.getMetadata().getUid() == null ? "" : config.getMetadata().getUid());
-        owner.setController(true);
-        owner.setBlockOwnerDeletion(true);
-        meta.setOwnerReferences(List.of(owner));
-        s.setMetadata(meta);
-        BackupSession.Spec spec = new BackupSession.Spec();
-        spec.invoker = new BackupSession.Invoker();
-        spec.invoker.apiGroup = "stash.appscode.com";
-        spec.invoker.kind = "BackupConfiguration";
-        spec.invoker.name = name;
-        spec.retryLeft = config.getSpec() != null && config.getSpec().retryConfig != null
-                && config.getSpec().retryConfig.maxRetry != null ? config.getSpec().retryConfig.maxRetry : 0;
-        s.setSpec(spec);
-        return s;
+        return BackupSession.of(config);
     }
 
     private static <T> T withMdc(String session, java.util.function.Supplier<T> body) {

@@ -73,4 +73,42 @@ public class BackupSession extends CustomResource<BackupSession.Spec, BackupSess
         public String uploaded;
         public String processingTime;
     }
+
+    /** A BackupSession as Stash's {@code create-backupsession} makes it: name, labels, owner, invoker. */
+    public static BackupSession of(BackupConfiguration config) {
+        BackupSession s = new BackupSession();
+        io.fabric8.kubernetes.api.model.ObjectMeta meta = new io.fabric8.kubernetes.api.model.ObjectMeta();
+        String name = config.getMetadata().getName();
+        meta.setName(name + "-" + java.time.Instant.now().getEpochSecond());
+        meta.setNamespace(config.getMetadata().getNamespace());
+        java.util.Map<String, String> labels = new java.util.LinkedHashMap<>();
+        labels.put("stash.appscode.com/invoker-type", "BackupConfiguration");
+        labels.put("stash.appscode.com/invoker-name", name);
+        if (config.getSpec() != null && config.getSpec().target != null && config.getSpec().target.ref != null) {
+            labels.put("stash.appscode.com/target-kind", config.getSpec().target.ref.kind);
+            labels.put("stash.appscode.com/target-name", config.getSpec().target.ref.name);
+            labels.put("stash.appscode.com/target-namespace", config.getSpec().target.ref.namespace == null
+                    ? config.getMetadata().getNamespace() : config.getSpec().target.ref.namespace);
+        }
+        labels.values().removeIf(v -> v == null);
+        meta.setLabels(labels);
+        io.fabric8.kubernetes.api.model.OwnerReference owner = new io.fabric8.kubernetes.api.model.OwnerReference();
+        owner.setApiVersion(config.getApiVersion());
+        owner.setKind(config.getKind());
+        owner.setName(name);
+        owner.setUid(config.getMetadata().getUid() == null ? "" : config.getMetadata().getUid());
+        owner.setController(true);
+        owner.setBlockOwnerDeletion(true);
+        meta.setOwnerReferences(java.util.List.of(owner));
+        s.setMetadata(meta);
+        BackupSession.Spec spec = new BackupSession.Spec();
+        spec.invoker = new BackupSession.Invoker();
+        spec.invoker.apiGroup = "stash.appscode.com";
+        spec.invoker.kind = "BackupConfiguration";
+        spec.invoker.name = name;
+        spec.retryLeft = config.getSpec() != null && config.getSpec().retryConfig != null
+                && config.getSpec().retryConfig.maxRetry != null ? config.getSpec().retryConfig.maxRetry : 0;
+        s.setSpec(spec);
+        return s;
+    }
 }

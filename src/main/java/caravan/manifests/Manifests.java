@@ -43,7 +43,8 @@ public final class Manifests {
             "stash.appscode.com/v1beta1/Task", Task.class,
             "stash.appscode.com/v1beta1/Function", Function.class,
             "appcatalog.appscode.com/v1alpha1/AppBinding", AppBinding.class,
-            "v1/Secret", Secret.class);
+            "v1/Secret", Secret.class,
+            "v1/Namespace", io.fabric8.kubernetes.api.model.Namespace.class);   // its labels: usagePolicy Selector
 
     private record Key(Class<?> type, String namespace, String name) {
     }
@@ -206,7 +207,7 @@ public final class Manifests {
     }
 
     private static boolean isNamespaced(Class<?> type) {
-        return type != Task.class && type != Function.class;
+        return type != Task.class && type != Function.class && type != io.fabric8.kubernetes.api.model.Namespace.class;
     }
 
     private String ns(Class<?> type, String namespace) {

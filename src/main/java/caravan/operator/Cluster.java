@@ -93,6 +93,7 @@ public final class Cluster {
         String ns = bc.getMetadata().getNamespace();
         Manifests m = new Manifests(ns);
         m.add(bc);
+        addNamespace(m, ns);
         addTask(m, bc.getSpec() == null ? null : bc.getSpec().task);
         addRepository(m, bc.getSpec() == null ? null : bc.getSpec().repository, ns);
         addTarget(m, bc.getSpec() == null || bc.getSpec().target == null ? null : bc.getSpec().target.ref, ns);
@@ -103,6 +104,7 @@ public final class Cluster {
         String ns = rs.getMetadata().getNamespace();
         Manifests m = new Manifests(ns);
         m.add(rs);
+        addNamespace(m, ns);
         addTask(m, rs.getSpec() == null ? null : rs.getSpec().task);
         addRepository(m, rs.getSpec() == null ? null : rs.getSpec().repository, ns);
         addTarget(m, rs.getSpec() == null || rs.getSpec().target == null ? null : rs.getSpec().target.ref, ns);
@@ -116,6 +118,18 @@ public final class Cluster {
         addSecret(m, repo.getMetadata().getNamespace(),
                 repo.getSpec() == null || repo.getSpec().backend == null ? null : repo.getSpec().backend.storageSecretName);
         return m;
+    }
+
+    /** The session's Namespace (its labels decide a Repository's usagePolicy Selector), when readable. */
+    private void addNamespace(Manifests m, String ns) {
+        try {
+            io.fabric8.kubernetes.api.model.Namespace n = client.namespaces().withName(ns).get();
+            if (n != null) {
+                m.add(n);
+            }
+        } catch (KubernetesClientException e) {
+            LOG.debug("Namespace {} not readable: {}", ns, e.getMessage());
+        }
     }
 
     private void addTask(Manifests m, Refs.TaskRef task) {

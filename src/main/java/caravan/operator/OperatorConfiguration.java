@@ -15,14 +15,13 @@ import java.util.Map;
 
 /**
  * Wires the operator into Camel before the routes start: the Kubernetes client, the beans the operator
- * routes call ({@code caravanWatches}, {@code caravanSchedules}, {@code caravanSessions}) and, with
+ * routes call ({@code caravanWatches}, {@code caravanSchedules}, {@code caravanClaims}, {@code caravanReports}, {@code caravanHousekeeping}, {@code caravanJobs}, {@code caravanJobFollower}) and, with
  * leader election, the camel-kubernetes cluster service (a Lease named {@code caravan-caravan} in the
  * pod's namespace, held by the pod named by POD_NAME). camel-main cannot bind a cluster service from
  * properties (../shared/reference/camel.md §2.2), hence this class.
  */
 public final class OperatorConfiguration implements CamelConfiguration {
     private static final Logger LOG = LoggerFactory.getLogger(OperatorConfiguration.class);
-    public static final String POD_LABEL = "app.kubernetes.io/name";
     private final KubernetesClient client;
 
     public OperatorConfiguration(KubernetesClient client) {
@@ -40,7 +39,17 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("caravanCluster", cluster);
         camel.getRegistry().bind("caravanSchedules", schedules);
         String pod = or(prop(camel, "caravan.operator.pod-name"), env("POD_NAME", env("HOSTNAME", "caravan")));
-        camel.getRegistry().bind("caravanSessions", new Sessions(camel, cluster, pod));
+        String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
+                env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
+        Map<String, String> podLabel = podLabel(prop(camel, "caravan.operator.leader-pod-label"));
+        camel.getRegistry().bind("caravanReports", new SessionReports(camel, cluster));
+        // the threads that run inline sessions (caravan.operator.workers at once; the rest wait their turn, claimed)
+        camel.getRegistry().bind("caravanRunners", camel.getExecutorServiceManager().newFixedThreadPool(this,
+                "caravan-session", Integer.parseInt(prop(camel, "caravan.operator.workers"))));
+        SessionVerdicts verdicts = new SessionVerdicts(cluster);
+        camel.getRegistry().bind("caravanHousekeeping", new SessionHousekeeping(cluster));
+        camel.getRegistry().bind("caravanClaims", new SessionClaims(cluster, verdicts, pod, podNamespace, leaderElection,
+                prop(camel, "caravan.operator.executor")));
         camel.getRegistry().bind("caravanRepositories", new Repositories(camel, cluster));
         camel.getRegistry().bind("caravanVerification", new Verification(camel, cluster,
                 Integer.parseInt(prop(camel, "caravan.verify.sample"))));
@@ -49,7 +58,8 @@ public final class OperatorConfiguration implements CamelConfiguration {
         camel.getRegistry().bind("caravanMetricsScrape", new caravan.metrics.MetricsScrape(camel, metrics));
         Watches watches = new Watches(camel, cluster, schedules, Durations.parse(prop(camel, "caravan.operator.resync-period")));
         camel.getRegistry().bind("caravanWatches", watches);
-        OperatorHealthCheck health = new OperatorHealthCheck(cluster, watches);
+        OperatorHealthCheck health = new OperatorHealthCheck(cluster, watches,
+                leaderElection ? new OperatorHealthCheck.LeaderPods(podNamespace, pod, podLabel) : null);
         health.setCamelContext(camel);
         org.apache.camel.health.HealthCheckRegistry.get(camel).register(health);
         camel.addLifecycleStrategy(new org.apache.camel.support.LifecycleStrategySupport() {
@@ -58,9 +68,7 @@ public final class OperatorConfiguration implements CamelConfiguration {
                 watches.stop();
             }
         });
-        String podNamespace = or(prop(camel, "caravan.operator.pod-namespace"),
-                env("POD_NAMESPACE", client.getNamespace() == null ? "default" : client.getNamespace()));
-        Map<String, String> jobEnv = new java.util.LinkedHashMap<>();
+        Map<String, String> jobEnv = new java.util.LinkedHashMap<>(tuning());
         if (!prop(camel, "caravan.pushgateway.url").isEmpty()) {
             jobEnv.put("CARAVAN_PUSHGATEWAY_URL", prop(camel, "caravan.pushgateway.url"));
         }
@@ -68,11 +76,12 @@ public final class OperatorConfiguration implements CamelConfiguration {
         if (logFormat != null && !logFormat.isBlank()) {
             jobEnv.put("CARAVAN_LOG_FORMAT", logFormat);
         }
-        camel.getRegistry().bind("caravanJobs", new JobExecutor(cluster, podNamespace, prop(camel, "caravan.operator.job-image"),
-                prop(camel, "caravan.operator.job-service-account"), Durations.parse(prop(camel, "caravan.operator.job-ttl")),
-                jobEnv));
-        camel.getRegistry().bind("caravanStatefulSetRestore", new StatefulSetRestore(camel, cluster,
-                camel.getRegistry().lookupByNameAndType("caravanJobs", JobExecutor.class)));
+        JobExecutor jobs = new JobExecutor(cluster, verdicts, podNamespace, prop(camel, "caravan.operator.job-image"),
+                Durations.parse(prop(camel, "caravan.operator.job-ttl")), jobEnv);
+        camel.getRegistry().bind("caravanJobs", jobs);
+        camel.getRegistry().bind("caravanJobFollower", new JobFollower(cluster, verdicts,
+                Durations.parse(prop(camel, "caravan.operator.job-start-deadline"))));
+        camel.getRegistry().bind("caravanStatefulSetRestore", new StatefulSetRestore(camel, cluster, jobs, verdicts));
         if (leaderElection) {
             KubernetesConfiguration kc = new KubernetesConfiguration();
             kc.setKubernetesClient(client);
@@ -81,7 +90,7 @@ public final class OperatorConfiguration implements CamelConfiguration {
             service.setKubernetesNamespace(podNamespace);
             service.setKubernetesResourceName("caravan");
             service.setPodName(pod);
-            service.setClusterLabels(Map.of(POD_LABEL, "caravan"));
+            service.setClusterLabels(podLabel);
             service.setLeaseDurationMillis(Long.parseLong(prop(camel, "caravan.operator.lease-duration")));
             service.setRenewDeadlineMillis(Long.parseLong(prop(camel, "caravan.operator.renew-deadline")));
             service.setRetryPeriodMillis(Long.parseLong(prop(camel, "caravan.operator.retry-period")));
@@ -90,8 +99,45 @@ public final class OperatorConfiguration implements CamelConfiguration {
             } catch (Exception e) {
                 throw new IllegalStateException("cannot start leader election: " + e.getMessage(), e);
             }
-            LOG.info("leader election: pod {} competes for Lease caravan-caravan in namespace {}", pod, podNamespace);
+            LOG.info("leader election: pod {} competes for Lease {} in namespace {} with the pods labelled {}", pod,
+                    SessionClaims.LEASE, podNamespace, podLabel);
         }
+    }
+
+    /**
+     * The operator's tuning file (deploy/050-configmap.yaml), as environment for the session Jobs: they run in the
+     * session's namespace, where that ConfigMap is not mounted. caravan.operator.* stays the operator's.
+     */
+    static Map<String, String> tuning() {
+        Map<String, String> env = new java.util.TreeMap<>();
+        java.nio.file.Path file = java.nio.file.Path.of(System.getenv().getOrDefault("CARAVAN_CONFIG",
+                System.getProperty("caravan.config", caravan.CaravanRuntime.CONFIG_FILE)));
+        if (!java.nio.file.Files.isReadable(file)) {
+            return env;
+        }
+        java.util.Properties p = new java.util.Properties();
+        try (java.io.Reader r = java.nio.file.Files.newBufferedReader(file)) {
+            p.load(r);
+        } catch (java.io.IOException e) {
+            LOG.warn("{} not read for the session Jobs: {}", file, e.getMessage());
+            return env;
+        }
+        for (String k : p.stringPropertyNames()) {
+            if (k.startsWith("caravan.") && !k.startsWith("caravan.operator.")) {
+                env.put(k.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'), p.getProperty(k).strip());
+            }
+        }
+        return env;
+    }
+
+    /** caravan.operator.leader-pod-label: KEY=VALUE, the label of the pods that compete for the Lease. */
+    static Map<String, String> podLabel(String value) {
+        String[] kv = value.split("=", 2);
+        if (kv.length != 2 || kv[0].isBlank() || kv[1].isBlank()) {
+            throw new caravan.CaravanException("InvalidConfiguration", "caravan.operator.leader-pod-label is '" + value
+                    + "'; it must be KEY=VALUE, e.g. app.kubernetes.io/name=caravan");
+        }
+        return Map.of(kv[0].strip(), kv[1].strip());
     }
 
     private static String or(String value, String fallback) {

@@ -14,13 +14,42 @@ import java.util.Map;
  * restart the pods.
  */
 public final class OperatorHealthCheck extends AbstractHealthCheck {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OperatorHealthCheck.class);
     private final Cluster cluster;
     private final Watches watches;
+    private final LeaderPods leaderPods;
+    private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
 
-    public OperatorHealthCheck(Cluster cluster, Watches watches) {
+    /** With leader election: the namespace, this replica's pod and the label the competing pods must carry. */
+    public record LeaderPods(String namespace, String pod, Map<String, String> label) {
+    }
+
+    public OperatorHealthCheck(Cluster cluster, Watches watches, LeaderPods leaderPods) {
         super("caravan", "kubernetes");
         this.cluster = cluster;
         this.watches = watches;
+        this.leaderPods = leaderPods;
+    }
+
+    /**
+     * Why leader election can never pick this replica (no pod, or not this one, carries the label), or null.
+     * camel-kubernetes only lets a labelled pod lead and otherwise just retries, silently.
+     */
+    String leaderProblem() {
+        if (leaderPods == null) {
+            return null;
+        }
+        var pods = cluster.client().pods().inNamespace(leaderPods.namespace()).withLabels(leaderPods.label()).list().getItems();
+        String label = leaderPods.label().entrySet().iterator().next().toString();
+        if (pods.isEmpty()) {
+            return "leader election: no pod in namespace " + leaderPods.namespace() + " has the label " + label
+                    + " (caravan.operator.leader-pod-label), so no replica can lead and no session runs";
+        }
+        if (pods.stream().noneMatch(p -> p.getMetadata().getName().equals(leaderPods.pod()))) {
+            return "leader election: this replica's pod " + leaderPods.namespace() + "/" + leaderPods.pod()
+                    + " does not have the label " + label + " (caravan.operator.leader-pod-label), so it can never lead";
+        }
+        return null;
     }
 
     @Override
@@ -48,6 +77,17 @@ public final class OperatorHealthCheck extends AbstractHealthCheck {
         }
         try {
             cluster.api(BackupConfiguration.class).inAnyNamespace().list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
+            String problem = leaderProblem();
+            if (problem != null) {
+                if (reported.compareAndSet(false, true)) {
+                    LOG.error("{}", problem);   // once; the readiness check keeps saying it
+                }
+                builder.detail("leaderElection", problem);
+                builder.message(problem);
+                builder.down();
+                return;
+            }
+            reported.set(false);
             builder.up();
         } catch (RuntimeException e) {
             builder.message("the Kubernetes API cannot be reached: " + e.getMessage());

@@ -47,12 +47,14 @@ public final class StatefulSetRestore {
     private final CamelContext camel;
     private final Cluster cluster;
     private final JobExecutor jobs;
+    private final SessionVerdicts verdicts;
     private final Settings settings;
 
-    public StatefulSetRestore(CamelContext camel, Cluster cluster, JobExecutor jobs) {
+    public StatefulSetRestore(CamelContext camel, Cluster cluster, JobExecutor jobs, SessionVerdicts verdicts) {
         this.camel = camel;
         this.cluster = cluster;
         this.jobs = jobs;
+        this.verdicts = verdicts;
         this.settings = Settings.from(camel);
     }
 
@@ -70,6 +72,8 @@ public final class StatefulSetRestore {
     public void run(Exchange exchange) {
         RestoreSession s = exchange.getIn().getBody(RestoreSession.class);
         String ns = s.getMetadata().getNamespace();
+        verdicts.executorEnsured("RestoreSession", s, true, JobFollower.STATEFULSET_EXECUTOR,
+                "the operator restores the StatefulSet member by member (one Job per member)");
         String where = "RestoreSession " + ns + "/" + s.getMetadata().getName();
         RestoreRun run = new RestoreRun(camel, cluster.forRestore(s), settings, s);
         List<String[]> hosts = new ArrayList<>();
@@ -93,8 +97,15 @@ public final class StatefulSetRestore {
         }
         String finalPhase = phase;
         Condition done = new Condition("RestoreCompleted", "Succeeded".equals(phase), reason, message, Instant.now().toString());
-        RestoreSession.Status st = cluster.updateStatus(RestoreSession.class, ns, s.getMetadata().getName(), latest -> {
+        boolean[] mine = {true};
+        RestoreSession written = cluster.updateStatus(RestoreSession.class, ns, s.getMetadata().getName(), latest -> {
             RestoreSession.Status status = latest.getStatus() == null ? new RestoreSession.Status() : latest.getStatus();
+            // fenced: only while still Running and the same object (a re-created session is another attempt)
+            mine[0] = "Running".equals(status.phase) && (s.getMetadata().getUid() == null
+                    || s.getMetadata().getUid().equals(latest.getMetadata().getUid()));
+            if (!mine[0]) {
+                return;
+            }
             status.phase = finalPhase;
             status.progress = null;
             status.sessionDuration = Durations.format(Duration.between(run.started, Instant.now()));
@@ -110,8 +121,12 @@ public final class StatefulSetRestore {
             }
             status.totalHosts = hosts.size();
             latest.setStatus(status);
-        }).getStatus();
-        run.session.setStatus(st);
+        });
+        if (written == null || !mine[0]) {
+            LOG.warn("{}: outcome {} not written, the session is no longer Running or was re-created", where, finalPhase);
+            return;
+        }
+        run.session.setStatus(written.getStatus());
         hosts.forEach(h -> run.hostResults.add(new String[] {h[0], h[1], ""}));
         if (!settings.pushgatewayUrl().isBlank()) {
             String error = Pushgateway.pushAdd(settings.pushgatewayUrl(), StashMetrics.jobName("RestoreSession", ns,
@@ -173,18 +188,23 @@ public final class StatefulSetRestore {
         waitFor(where + ": the pods of StatefulSet " + ns + "/" + stsName + " to stop", deadline, () ->
                 cluster.client().pods().inNamespace(ns).withLabels(set.getSpec().getSelector().getMatchLabels()).list().getItems().isEmpty());
 
-        // 2. one Job per member, on its PVC
+        // 2. one Job per member, on its PVC, in the session's namespace under its own ServiceAccount; named by
+        // the session's UID, so a re-created RestoreSession never counts an earlier attempt's Jobs
+        String serviceAccount = jobs.prepareRestore(s);
         List<String> jobNames = new ArrayList<>();
         for (int i = 0; i < members.size(); i++) {
             String claim = template.getMetadata().getName() + "-" + stsName + "-" + i;
-            Job job = jobs.memberJob(s, members.get(i), i, claim, mount.getMountPath(), dataDir);
+            Job job = jobs.memberJob(s, serviceAccount, members.get(i), i, claim, mount.getMountPath(), dataDir);
             jobNames.add(job.getMetadata().getName());
             jobs.createJob(job);
         }
-        waitFor(where + ": the member restore Jobs", deadline, () -> jobNames.stream().allMatch(n -> jobs.finished(n)));
+        waitFor(where + ": the member restore Jobs", deadline, () -> jobNames.stream().allMatch(n -> {
+            Job j = jobs.job(ns, n);
+            return j == null || JobExecutor.succeeded(j) || JobExecutor.failed(j);
+        }));
         List<String> failed = new ArrayList<>();
         for (int i = 0; i < members.size(); i++) {
-            boolean ok = jobs.succeeded(jobNames.get(i));
+            boolean ok = JobExecutor.succeeded(jobs.job(ns, jobNames.get(i)));
             hosts.add(ok ? new String[] {members.get(i), "Succeeded"}
                     : new String[] {members.get(i), "Failed", "Job " + jobNames.get(i) + " failed"});
             if (!ok) {
@@ -193,7 +213,7 @@ public final class StatefulSetRestore {
         }
         if (!failed.isEmpty()) {
             throw new CaravanException("MemberRestoreFailed", where + ": restoring members " + failed + " failed (see their Jobs "
-                    + "in the operator's namespace); StatefulSet " + ns + "/" + stsName + " stays scaled to 0 so that a "
+                    + "in namespace " + ns + "); StatefulSet " + ns + "/" + stsName + " stays scaled to 0 so that a "
                     + "half-restored cluster does not start. Fix the cause and create the RestoreSession again.");
         }
 

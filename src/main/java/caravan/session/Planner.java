@@ -42,6 +42,7 @@ public final class Planner {
     private static void resolveCommon(SessionRun run, String direction, Refs.TaskRef task, Refs.TargetRef ref,
                                       List<String> targetArgs, String alias, Refs.ObjectRef repository, String timeOut,
                                       String ns, String where) {
+        UsagePolicy.check(run.manifests, ref, repository, ns, where);   // cross-namespace references (Stash's rules)
         run.driver = driver(task, direction, where + " spec.task.name");
         run.params.putAll(params(run.manifests, task));
         validateParams(run, where + " spec.task.params");

@@ -88,7 +88,7 @@ class MonitoringFilesTest {
                 }
             }
             int port = Ports.free();
-            try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+            try (CaravanRuntime operator = caravan.operator.OperatorRuntime.start(Map.of(
                     "caravan.operator.leader-election", "false",
                     "caravan.operator.resync-period", "3s",
                     "caravan.operator.http-port", String.valueOf(port),

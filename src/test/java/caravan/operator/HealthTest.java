@@ -26,7 +26,7 @@ class HealthTest {
     @Test
     void readinessFollowsTheApiServer() throws Exception {
         int port = Ports.free();
-        try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+        try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.leader-election", "false",
                 "caravan.operator.http-port", String.valueOf(port)), server.createClient())) {
             HttpResponse<String> ready = get(port, "/observe/health/ready");

@@ -45,7 +45,7 @@ class JobExecutorTest {
     static KubernetesClient client;
 
     private static List<Job> jobs() {
-        return client.batch().v1().jobs().inNamespace("caravan-system").withLabel(JobExecutor.KIND_LABEL).list().getItems();
+        return client.batch().v1().jobs().inNamespace("demo").withLabel(JobExecutor.KIND_LABEL).list().getItems();
     }
 
     private static BackupSession session(String name) {
@@ -61,11 +61,11 @@ class JobExecutorTest {
             String bc = Fixture.backupConfiguration("nightly", "repo", "etcd", 5, "")
                     .replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"") + """
                       timeOut: 30m
+                      backupHistoryLimit: 100
                       tempDir: {medium: Memory, sizeLimit: 1Gi}
                       runtimeSettings:
                         pod:
                           nodeSelector: {disk: ssd}
-                          podLabels: {team: storage}
                           securityContext: {runAsUser: 1000}
                         container:
                           resources: {limits: {memory: 512Mi}}
@@ -83,7 +83,11 @@ class JobExecutorTest {
                     client.resource(o).inNamespace("demo").create();
                 }
             }
-            try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+            // the operator's tuning file reaches the Jobs (they run in the session's namespace, without its ConfigMap)
+            Path tuning = Files.writeString(tmp.resolve("caravan.properties"),
+                    "caravan.s3.part-size=67108864\ncaravan.operator.workers=3\n");
+            System.setProperty("caravan.config", tuning.toString());
+            try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.executor", "job",
                     "caravan.operator.leader-election", "false",
                     "caravan.operator.pod-namespace", "caravan-system",
@@ -94,13 +98,14 @@ class JobExecutorTest {
                 Await.until("a Job", Duration.ofSeconds(30), () -> !jobs().isEmpty());
                 Job job = jobs().get(0);
                 String sessionName = job.getMetadata().getLabels().get(JobExecutor.NAME_LABEL);
-                assertThat(job.getMetadata().getName()).isEqualTo("caravan-backup-" + sessionName);
+                // in the session's namespace, named by the session's UID, under the invoker's own ServiceAccount
+                assertThat(job.getMetadata().getNamespace()).isEqualTo("demo");
+                assertThat(job.getMetadata().getName()).isEqualTo("caravan-backup-" + session(sessionName).getMetadata().getUid());
                 assertThat(job.getSpec().getBackoffLimit()).isZero();
                 assertThat(job.getSpec().getActiveDeadlineSeconds()).isEqualTo(1800L);
-                assertThat(job.getSpec().getTemplate().getMetadata().getLabels()).containsEntry("team", "storage");
                 PodSpec pod = job.getSpec().getTemplate().getSpec();
                 assertThat(pod.getRestartPolicy()).isEqualTo("Never");
-                assertThat(pod.getServiceAccountName()).isEqualTo("caravan");
+                assertThat(pod.getServiceAccountName()).isEqualTo("caravan-backupconfiguration-nightly");
                 assertThat(pod.getNodeSelector()).containsEntry("disk", "ssd");
                 assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(1000L);
                 assertThat(pod.getVolumes().get(0).getEmptyDir().getMedium()).isEqualTo("Memory");
@@ -112,6 +117,11 @@ class JobExecutorTest {
                 assertThat(c.getArgs()).containsExactly("run", "--session", "demo/" + sessionName);
                 assertThat(c.getResources().getLimits().get("memory").toString()).isEqualTo("512Mi");
                 assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("CARAVAN_TEMP_DIR"));
+                assertThat(c.getEnv()).anySatisfy(e -> {
+                    assertThat(e.getName()).isEqualTo("CARAVAN_S3_PART_SIZE");
+                    assertThat(e.getValue()).isEqualTo("67108864");
+                });
+                assertThat(c.getEnv()).noneSatisfy(e -> assertThat(e.getName()).startsWith("CARAVAN_OPERATOR_"));
                 assertThat(c.getEnv()).anySatisfy(e -> {
                     assertThat(e.getName()).isEqualTo("CARAVAN_PUSHGATEWAY_URL");   // Jobs push metrics like the operator
                     assertThat(e.getValue()).isEqualTo("http://pushgateway.monitoring:9091");
@@ -156,16 +166,16 @@ class JobExecutorTest {
                 other.setStatus(new JobStatusBuilder().withFailed(1).withConditions(new JobConditionBuilder().withType("Failed")
                         .withStatus("True").withReason("BackoffLimitExceeded").withMessage("Job has reached the specified backoff limit")
                         .build()).build());
-                client.batch().v1().jobs().inNamespace("caravan-system").resource(other).updateStatus();
+                client.batch().v1().jobs().inNamespace("demo").resource(other).updateStatus();
                 Await.until("the session Failed", Duration.ofSeconds(20), () -> "Failed".equals(session(otherSession).getStatus().phase));
                 assertThat(session(otherSession).getStatus().conditions).anySatisfy(cond -> {
                     assertThat(cond.reason).isEqualTo("JobFailed");
-                    assertThat(cond.message).contains("Job caravan-system/" + other.getMetadata().getName() + " failed",
+                    assertThat(cond.message).contains("Job demo/" + other.getMetadata().getName() + " failed",
                             "backoff limit");
                 });
             }
         } finally {
-            for (String p : List.of("kubernetes.master", "kubernetes.trust.certificates", "kubernetes.auth.tryKubeConfig",
+            for (String p : List.of("caravan.config", "kubernetes.master", "kubernetes.trust.certificates", "kubernetes.auth.tryKubeConfig",
                     "kubernetes.auth.tryServiceAccount")) {
                 System.clearProperty(p);
             }

@@ -65,7 +65,7 @@ class LeaderElectionTest {
                 "caravan.temp-dir", tmp.resolve("work-" + pod).toString()));
         p.put("caravan.operator.resync-period", "3s");
         // each replica has its own client, as separate pods would (stopping one closes its client)
-        return CaravanRuntime.startOperator(p, server.createClient());
+        return OperatorRuntime.start(p, server.createClient());
     }
 
     private static String holder() {

@@ -69,7 +69,7 @@ class OperatorTest {
                 .add(Fixture.appBinding("etcd", etcd.url()))
                 .add(Fixture.appBinding("slow-etcd", "http://127.0.0.1:" + Ports.free()))
                 .add(Fixture.s3Repository("s3-repo", s3.endpoint(), "operator", "/demo", "repo-secret")));
-        operator = CaravanRuntime.startOperator(Map.of(
+        operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.leader-election", "false",
                 "caravan.operator.resync-period", "3s",
                 "caravan.operator.http-port", String.valueOf(httpPort),
@@ -312,7 +312,7 @@ class OperatorTest {
         assertThat(original.getStatus().nextRetry).isNotBlank();
         BackupSession last = client.resources(BackupSession.class).inNamespace("demo").withName(first + "-retry-retry").get();
         assertThat(last.getSpec().retryLeft).isZero();
-        assertThat(last.getMetadata().getLabels()).containsEntry(Sessions.RETRY_OF, first + "-retry");
+        assertThat(last.getMetadata().getLabels()).containsEntry(SessionHousekeeping.RETRY_OF, first + "-retry");
         sleep(3000); // no third retry
         assertThat(sessions("retrying")).hasSize(3);
     }

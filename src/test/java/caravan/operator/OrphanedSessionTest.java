@@ -32,7 +32,7 @@ class OrphanedSessionTest {
         s = client.resource(s).inNamespace("demo").create();
         BackupSession.Status st = new BackupSession.Status();
         st.phase = "Running";
-        st.conditions.add(new Condition(Sessions.CLAIM, true, executor, "claimed by operator pod gone-pod", Instant.now().toString()));
+        st.conditions.add(new Condition(Claim.TYPE, true, executor, "claimed by operator pod gone-pod", Instant.now().toString()));
         s.setStatus(st);
         return client.resource(s).inNamespace("demo").updateStatus();
     }
@@ -49,7 +49,7 @@ class OrphanedSessionTest {
         bc = client.resource(bc).inNamespace("demo").create();
         running(bc, "nightly-inline", "Inline");
         running(bc, "nightly-job", "Job");
-        try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+        try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.leader-election", "false",
                 "caravan.operator.http-port", String.valueOf(Ports.free())), client)) {
             Await.until("the orphaned inline session Failed", Duration.ofSeconds(30),

@@ -47,7 +47,7 @@ class StatefulSetRestoreTest {
     static KubernetesClient client;
 
     private static List<Job> memberJobs() {
-        return client.batch().v1().jobs().inNamespace("caravan-system").withLabel(JobExecutor.MEMBER_LABEL).list().getItems();
+        return client.batch().v1().jobs().inNamespace("demo").withLabel(JobExecutor.MEMBER_LABEL).list().getItems();
     }
 
     @Test
@@ -92,7 +92,7 @@ class StatefulSetRestoreTest {
                     .endSpec().build();
             client.resource(sts).create();
 
-            try (CaravanRuntime operator = CaravanRuntime.startOperator(Map.of(
+            try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.leader-election", "false",
                     "caravan.operator.pod-namespace", "caravan-system",
                     "caravan.operator.http-port", String.valueOf(Ports.free()),
@@ -136,7 +136,7 @@ class StatefulSetRestoreTest {
                     assertThat(pvc.resolve("old-data")).doesNotExist();
                     assertThat(pvc.resolve("member/snap/db")).exists();
                     job.setStatus(new JobStatusBuilder().withSucceeded(1).build());
-                    client.batch().v1().jobs().inNamespace("caravan-system").resource(job).updateStatus();
+                    client.batch().v1().jobs().inNamespace("demo").resource(job).updateStatus();
                 }
                 Await.until("the StatefulSet scaled back to 3", Duration.ofSeconds(30), () ->
                         client.apps().statefulSets().inNamespace("demo").withName("etcd").get().getSpec().getReplicas() == 3);
@@ -168,7 +168,7 @@ class StatefulSetRestoreTest {
                     }
                     boolean fail = "etcd-1".equals(job.getMetadata().getLabels().get(JobExecutor.MEMBER_LABEL));
                     job.setStatus(fail ? new JobStatusBuilder().withFailed(1).build() : new JobStatusBuilder().withSucceeded(1).build());
-                    client.batch().v1().jobs().inNamespace("caravan-system").resource(job).updateStatus();
+                    client.batch().v1().jobs().inNamespace("demo").resource(job).updateStatus();
                 }
                 Await.until("the second RestoreSession Failed", Duration.ofSeconds(30), () -> {
                     RestoreSession r2 = client.resources(RestoreSession.class).inNamespace("demo").withName("restore-2").get();

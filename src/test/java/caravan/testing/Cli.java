@@ -104,4 +104,32 @@ public final class Cli {
             throw new UncheckedIOException(e);
         }
     }
+
+    /**
+     * Starts {@code caravan ARGS} in its own JVM without waiting (e.g. {@code caravan operator}), stdout and stderr
+     * into {@code log}. The caller stops it: {@link #kill} ends it and its child processes with SIGKILL.
+     */
+    public static Process start(List<String> jvmOptions, Path log, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "caravan.Caravan"));
+        cmd.addAll(List.of(args));
+        try {
+            return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** SIGKILL to a process and everything it started (no shutdown hooks run: a crash, not a stop). */
+    public static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        try {
+            p.waitFor(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
 }
