@@ -1,6 +1,6 @@
 package caravan.kamelet;
 
-import caravan.elasticsearch.ElasticsearchSteps;
+import caravan.elasticsearch.SearchConnect;
 import caravan.util.Commands;
 import org.apache.camel.Exchange;
 
@@ -23,7 +23,7 @@ public final class ElasticsearchKamelet {
         List<String> args = new ArrayList<>(List.of("--direction=dump", "--input=" + KameletFiles.prop(ex, "url"),
                 "--output=" + out, "--match=" + KameletFiles.prop(ex, "match"), "--limit=" + KameletFiles.prop(ex, "limit")));
         if (KameletFiles.prop(ex, "username") != null) {
-            args.add("--httpAuthFile=" + ElasticsearchSteps.authFile(dir, KameletFiles.prop(ex, "username"),
+            args.add("--httpAuthFile=" + SearchConnect.authFile(dir, KameletFiles.prop(ex, "username"),
                     KameletFiles.prop(ex, "password")));
         }
         if (KameletFiles.prop(ex, "args") != null) {
