@@ -11,6 +11,7 @@
 const Module = require('module')
 const path = require('path')
 const { Transform } = require('stream')
+const { StringDecoder } = require('string_decoder')
 
 const originalLoad = Module._load
 let lossless = null
@@ -46,6 +47,7 @@ function makeParser (from) {
 // JSONStream.parse() for a file of one JSON value per line
 function lineParser (jsonParser) {
   let rest = ''
+  const utf8 = new StringDecoder('utf8') // a character split between two chunks stays whole
   const push = (stream, line) => {
     if (line.trim() !== '') {
       stream.push(jsonParser.parse(line))
@@ -54,7 +56,7 @@ function lineParser (jsonParser) {
   return new Transform({
     readableObjectMode: true,
     transform (chunk, enc, done) {
-      const lines = (rest + chunk.toString('utf8')).split('\n')
+      const lines = (rest + utf8.write(chunk)).split('\n')
       rest = lines.pop()
       try {
         lines.forEach(l => push(this, l))
@@ -65,7 +67,7 @@ function lineParser (jsonParser) {
     },
     flush (done) {
       try {
-        push(this, rest)
+        push(this, rest + utf8.end())
         done()
       } catch (e) {
         done(e)
