@@ -82,7 +82,7 @@ public final class SearchConnect {
     }
 
     /** The preload that keeps elasticdump's numbers exact, copied out of Caravan's jar into the workspace. */
-    private static Path losslessJson(Path dir) {
+    public static Path losslessJson(Path dir) {
         try (InputStream in = SearchConnect.class.getResourceAsStream("lossless-json.js")) {
             if (in == null) {
                 throw new IllegalStateException("lossless-json.js is missing from Caravan's jar");
@@ -92,6 +92,13 @@ public final class SearchConnect {
             throw new CaravanException("TempDirUnavailable", "cannot write " + dir.resolve("lossless-json.js") + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /** The env argument that requires lossless-json.js into node (added to a NODE_OPTIONS Caravan inherited). */
+    public static String nodeOptions(Path losslessJson) {
+        String inherited = System.getenv("NODE_OPTIONS");
+        return "NODE_OPTIONS=" + (inherited == null || inherited.isBlank() ? "" : inherited + " ")
+                + "--require \"" + losslessJson + "\"";
     }
 
     private static String describe(Exception e) {

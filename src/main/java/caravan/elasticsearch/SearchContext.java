@@ -81,9 +81,7 @@ public final class SearchContext {
      */
     void multielasticdump(Exchange ex, SessionRun run, List<String> args) {
         List<String> cmd = new ArrayList<>();
-        String inherited = System.getenv("NODE_OPTIONS");
-        cmd.add("NODE_OPTIONS=" + (inherited == null || inherited.isBlank() ? "" : inherited + " ")
-                + "--require \"" + losslessJson + "\"");
+        cmd.add(SearchConnect.nodeOptions(losslessJson));
         cmd.add(run.settings.elasticsearch().multielasticdump());
         cmd.addAll(args);
         Commands.prepare(ex, "env", cmd, run.timeLeft(run.settings.commandTimeout()), run.workspace);

@@ -30,7 +30,11 @@ public final class ElasticsearchKamelet {
             args.addAll(Arrays.asList(KameletFiles.prop(ex, "args").split("\\s+")));
         }
         ex.setProperty("kamelet.dumpDir", out.toString());
-        Commands.prepare(ex, KameletFiles.prop(ex, "multielasticdump"), args, null, dir);
+        // exact numbers, as in the driver: elasticdump and its children require lossless-json.js
+        List<String> cmd = new ArrayList<>(List.of(SearchConnect.nodeOptions(SearchConnect.losslessJson(dir)),
+                KameletFiles.prop(ex, "multielasticdump")));
+        cmd.addAll(args);
+        Commands.prepare(ex, "env", cmd, null, dir);
     }
 
     public void dumped(Exchange ex) {
