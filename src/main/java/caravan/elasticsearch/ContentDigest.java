@@ -217,9 +217,14 @@ public final class ContentDigest {
     }
 
     /**
-     * Digests a data file while it is sealed: splits the plaintext into lines and adds each. Records
+     * Digests a data file while it is sealed (a gzip one, {@code --fsCompress}, inflated on the way): splits the
+     * plaintext into lines and adds each. Records
      * {@code digest}, {@code digestAlgorithm} and {@code digestDocuments} in the object's manifest metadata.
      */
+    public static PlainObserver observer(boolean gzip) {
+        return gzip ? new GunzipObserver(observer()) : observer();
+    }
+
     public static PlainObserver observer() {
         ContentDigest d = new ContentDigest();
         return new PlainObserver() {

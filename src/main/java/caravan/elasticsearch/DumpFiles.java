@@ -36,7 +36,11 @@ public final class DumpFiles {
 
     /** Aliases in an alias file (a JSON string holding {"index":{"aliases":{...}}}, as elasticdump writes it). */
     public static int aliasCount(Path file, String index) throws IOException {
-        com.fasterxml.jackson.databind.JsonNode n = caravan.manifests.Yaml.JSON.readTree(file.toFile());
+        com.fasterxml.jackson.databind.JsonNode n;
+        try (InputStream raw = Files.newInputStream(file);
+             InputStream in = file.toString().endsWith(".gz") ? new GZIPInputStream(raw) : raw) {
+            n = caravan.manifests.Yaml.JSON.readTree(in);
+        }
         if (n != null && n.isTextual()) {
             n = caravan.manifests.Yaml.JSON.readTree(n.asText());
         }

@@ -177,10 +177,10 @@ public final class SearchDump {
     private static BackupRun.Artifact artifact(SearchContext search, BackupRun run, IndexJob job, String type, Path file)
             throws IOException, InterruptedException {
         String index = job.index;
-        // the digest reads the plaintext as it is sealed; a gzip file (--fsCompress) would need inflating there
-        boolean digest = type.equals("data") && !file.toString().endsWith(".gz") && !search.args.filtersDocuments();
+        // the digest reads the plaintext as it is sealed (a gzip file, --fsCompress, inflated on the way)
+        boolean digest = type.equals("data") && !search.args.filtersDocuments();
         BackupRun.Artifact a = new BackupRun.Artifact(index + "/" + file.getFileName(), file,
-                new java.util.LinkedHashMap<>(), digest ? ContentDigest.observer() : null);
+                new java.util.LinkedHashMap<>(), digest ? ContentDigest.observer(file.toString().endsWith(".gz")) : null);
         a.metadata().put("index", index);
         a.metadata().put("type", type);
         if (type.equals("data")) {

@@ -128,8 +128,8 @@ public final class SearchLoad {
         String checked = "";
         if (p.types().contains("data") && !filtered) {
             if (p.digest() == null) {
-                LOG.info("{}: snapshot {} recorded no content digest of index {} (made before Caravan recorded them, "
-                        + "or with --fsCompress): the content check is skipped", run.describe(), run.snapshot.id, p.index());
+                LOG.info("{}: snapshot {} recorded no content digest of index {} (made before Caravan recorded them): "
+                        + "the content check is skipped", run.describe(), run.snapshot.id, p.index());
             } else {
                 ContentDigest read = IndexReadBack.digest(search.cluster, p.target(), run.settings.elasticsearch().limit());
                 if (!read.hex().equals(p.digest())) {

@@ -89,9 +89,9 @@ public final class RepositorySink {
                         }
                     }
                     Path sealed = dir.resolve("sealed-" + m.objects.size());
-                    boolean digest = search && "data".equals(meta.get("type")) && !f.toString().endsWith(".gz");
+                    boolean digest = search && "data".equals(meta.get("type"));
                     SnapshotManifest.StoredObject o = store.seal(m.id, objectName, f, sealed, m.compression.level, 0, null,
-                            digest ? caravan.elasticsearch.ContentDigest.observer() : null); // checked on restore
+                            digest ? caravan.elasticsearch.ContentDigest.observer(f.toString().endsWith(".gz")) : null); // checked on restore
                     o.metadata.putAll(meta);
                     upload.sendBodyAndHeaders(backend.uploadUri(), sealed.toFile(), backend.uploadHeaders(o.key));
                     backend.afterUpload(o.key);

@@ -115,4 +115,36 @@ class ContentDigestTest {
         byte[] b = "{\"_id\":\"1\",\"_source\":{\"a\":}\n".getBytes(StandardCharsets.UTF_8);
         assertThatThrownBy(() -> o.update(b, 0, b.length)).hasMessageContaining("not JSON");
     }
+
+    @Test
+    void aGzipDataFileHasTheDigestOfItsPlaintext() throws Exception {
+        StringBuilder dump = new StringBuilder();
+        for (int i = 0; i < 2000; i++) {
+            dump.append(line("id-" + i, null, "{\"n\":" + (9007199254740993L + i) + ",\"s\":\"é😀 " + i + "\"}")).append('\n');
+        }
+        String plain = (String) sealed(dump.toString(), 1 << 16).get("digest");
+        byte[] text = dump.toString().getBytes(StandardCharsets.UTF_8);
+        java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(gz)) {
+            z.write(text, 0, text.length / 2);
+        }
+        try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(gz)) { // a second member
+            z.write(text, text.length / 2, text.length - text.length / 2);
+        }
+        byte[] b = gz.toByteArray();
+        for (int chunk : List.of(1, 3, 11, 4096, 1 << 20)) {
+            PlainObserver o = ContentDigest.observer(true);
+            for (int off = 0; off < b.length; off += chunk) {
+                o.update(b, off, Math.min(chunk, b.length - off));
+            }
+            assertThat(o.finish()).as("chunk " + chunk).containsEntry("digest", plain).containsEntry("digestDocuments", 2000L);
+        }
+        // a header with a file name and a comment (FNAME, FCOMMENT)
+        byte[] named = new byte[] {0x1f, (byte) 0x8b, 8, 8 | 16, 0, 0, 0, 0, 0, 3, 'f', '.', 'j', 0, 'c', 0};
+        assertThat(GunzipObserver.headerLength(java.util.Arrays.copyOf(named, 12))).isEqualTo(-1);
+        assertThat(GunzipObserver.headerLength(named)).isEqualTo(16);
+        PlainObserver bad = ContentDigest.observer(true);
+        byte[] notGzip = dump.substring(0, 100).getBytes(StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> bad.update(notGzip, 0, notGzip.length)).hasMessageContaining("not gzip");
+    }
 }

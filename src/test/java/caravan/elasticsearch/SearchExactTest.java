@@ -212,18 +212,43 @@ class SearchExactTest {
     }
 
     Manifests manifests(SearchServer es, String repo) {
+        return manifests(es, repo, "", "");
+    }
+
+    Manifests manifests(SearchServer es, String repo, String moreBackupArgs, String restoreParams) {
         String product = es.flavor == SearchServer.Flavor.OPENSEARCH_2 ? "opensearch" : "elasticsearch";
         Fixture f = new Fixture()
                 .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", PASSWORD))
                 .add(Fixture.localRepository("repo", tmp.resolve(repo), "repo-secret"))
                 .add(Fixture.searchAppBinding("es", es.url(), es.user() == null ? null : "es-auth"))
-                .add(Fixture.backupConfiguration("backup", "repo", "es", 3, param("args", "--match=^exact$"),
+                .add(Fixture.backupConfiguration("backup", "repo", "es", 3, param("args", "--match=^exact$" + moreBackupArgs),
                         product + "-backup-2.5.0"))
-                .add(Fixture.restoreSession("restore", "repo", "es", "latest", "", product + "-restore-2.5.0"));
+                .add(Fixture.restoreSession("restore", "repo", "es", "latest", restoreParams, product + "-restore-2.5.0"));
         if (es.user() != null) {
             f.add(Fixture.secret("es-auth", "username", es.user(), "password", es.password()));
         }
         return new Manifests("default").addYaml(f.text(), "test");
+    }
+
+    /** With --fsCompress the data file is gzip: its digest is taken of the inflated lines, and checked the same. */
+    @org.junit.jupiter.api.Test
+    void aCompressedDumpIsDigestedAndCheckedToo() throws Exception {
+        SearchServer es = SearchServer.shared(SearchServer.Flavor.ELASTICSEARCH_7);
+        Map<String, Doc> docs = corpus();
+        seed(es, docs);
+        Manifests m = manifests(es, "repo-gz", " --fsCompress", param("args", "--fsCompress"));
+        assertThat(runtime.backup(m, m.require(BackupConfiguration.class, "demo", "backup", "test")).getStatus().phase)
+                .isEqualTo("Succeeded");
+        SnapshotManifest snap = runtime.snapshots(m, m.require(Repository.class, "demo", "repo", "test")).get(0);
+        SnapshotManifest.StoredObject data = snap.objects.stream().filter(o -> "data".equals(o.metadata.get("type")))
+                .findFirst().orElseThrow();
+        assertThat(data.name).endsWith(".json.gz");
+        assertThat(String.valueOf(data.metadata.get("digestDocuments"))).isEqualTo(String.valueOf(docs.size()));
+        es.request("DELETE", INDEX, null);
+        RestoreSession r = runtime.restore(m, m.require(RestoreSession.class, "demo", "restore", "test"));
+        assertThat(r.getStatus().phase).as(Yaml.toYaml(r.getStatus())).isEqualTo("Succeeded");
+        assertSameDocuments(docs, readAll(es, INDEX));
+        SearchData.deleteIfExists(es, INDEX);
     }
 
     /**
