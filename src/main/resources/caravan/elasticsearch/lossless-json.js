@@ -16,6 +16,7 @@ const { StringDecoder } = require('string_decoder')
 const originalLoad = Module._load
 let lossless = null
 let parser = null
+let hookedJsonParser = false
 
 function losslessJson (from) {
   if (!lossless) {
@@ -82,6 +83,7 @@ Module._load = function (request, parent, isMain) {
       const resolved = Module._resolveFilename(request, parent, isMain)
       if (resolved.endsWith(path.join('elasticdump', 'lib', 'jsonparser.js'))) {
         parser = parser || makeParser(resolved)
+        hookedJsonParser = true
         return parser
       }
     }
@@ -92,4 +94,16 @@ Module._load = function (request, parent, isMain) {
     }
   }
   return originalLoad.apply(this, arguments)
+}
+
+// An elasticdump that no longer loads lib/jsonparser.js (a release Caravan does not know) would dump and load
+// through doubles again: it fails instead of exiting 0.
+if (path.basename(process.argv[1] || '') === 'elasticdump') {
+  process.on('exit', (code) => {
+    if (code === 0 && !hookedJsonParser) {
+      process.stderr.write('caravan lossless-json.js: elasticdump did not load lib/jsonparser.js, so its numbers ' +
+        'would not be exact; use the elasticdump version Caravan is tested with\n')
+      process.exitCode = 70
+    }
+  })
 }
