@@ -1,14 +1,19 @@
 package routes;
 
-import caravan.elasticsearch.ElasticsearchSteps;
+import caravan.elasticsearch.IndexLanes;
+import caravan.elasticsearch.RestorePlan;
+import caravan.elasticsearch.SearchConnect;
+import caravan.elasticsearch.SearchDump;
+import caravan.elasticsearch.SearchLoad;
 import org.apache.camel.builder.RouteBuilder;
 
 import java.util.concurrent.ExecutorService;
 
 /**
  * The Elasticsearch/OpenSearch driver: one multielasticdump per index through camel-exec, in lanes that run
- * in parallel (caravan.elasticsearch.parallel); a free lane takes the largest index still waiting. Each index's files are stored as soon as
- * its dump is complete; on restore each index is fetched and loaded on its own, aliases last.
+ * in parallel (caravan.elasticsearch.parallel); a free lane takes the largest index still waiting. Each index's
+ * files are stored as soon as its dump is complete (the data file's content digest computed as it is sealed);
+ * on restore each index is fetched and loaded on its own, aliases last, then read back and compared.
  */
 public class ElasticsearchRoutes extends RouteBuilder {
     @Override
@@ -21,71 +26,71 @@ public class ElasticsearchRoutes extends RouteBuilder {
                 .newFixedThreadPool(this, "caravan-elasticsearch", parallel);
 
         from("direct:elasticsearch-connect").routeId("elasticsearch-connect")
-            .bean(ElasticsearchSteps.class, "connect");                // auth + CA files; wait for GET /, read the version
+            .bean(SearchConnect.class, "connect");                     // auth + CA files; wait for GET /, read the version
 
         from("direct:elasticsearch-dump").routeId("elasticsearch-dump")
             .to("direct:elasticsearch-connect")
-            .bean(ElasticsearchSteps.class, "toolVersion").to("exec:elasticdump") // for the manifest
-            .bean(ElasticsearchSteps.class, "recordToolVersion")
-            .split(method(ElasticsearchSteps.class, "dumpLanes"))     // indices matching --match, largest first
+            .bean(SearchConnect.class, "toolVersion").to("exec:elasticdump") // for the manifest
+            .bean(SearchConnect.class, "recordToolVersion")
+            .split(method(SearchDump.class, "dumpLanes"))              // indices matching --match, largest first; closed → condition or fail
                     .parallelProcessing().executorService(lanes)          // every lane ends before the session does
-                .loopDoWhile(method(ElasticsearchSteps.class, "moreWork"))  // a free lane takes the next index
-                    .bean(ElasticsearchSteps.class, "takeIndex")
+                .loopDoWhile(method(IndexLanes.class, "moreWork"))      // a free lane takes the next index
+                    .bean(IndexLanes.class, "takeIndex")
                     .filter(body().isNotNull())
                         .doTry()
                             .to("direct:elasticsearch-dump-index")
                         .doCatch(Exception.class)
-                            .bean(ElasticsearchSteps.class, "laneFailed") // the other lanes take no new index
+                            .bean(IndexLanes.class, "laneFailed")     // the other lanes take no new index
                         .end()
                     .end()
                 .end()
             .end()
-            .bean(ElasticsearchSteps.class, "rethrowLaneFailure")     // the first failure fails the session
-            .split(method(ElasticsearchSteps.class, "dumpTemplates")).stopOnException()
+            .bean(IndexLanes.class, "rethrowLaneFailure")             // the first failure fails the session
+            .split(method(SearchDump.class, "dumpTemplates")).stopOnException()
                 .to("direct:store-artifact")                           // cluster templates, once
             .end()
-            .bean(ElasticsearchSteps.class, "dumpDone");
+            .bean(SearchDump.class, "dumpDone");
 
         from("direct:elasticsearch-dump-index").routeId("elasticsearch-dump-index")
-            .bean(ElasticsearchSteps.class, "dumpIndex").to("exec:multielasticdump")
-            .split(method(ElasticsearchSteps.class, "dumpedIndex")).stopOnException() // exit 0, every file, counts
-                .to("direct:store-artifact")                           // stored while other indices still dump
+            .bean(SearchDump.class, "dumpIndex").to("exec:multielasticdump")
+            .split(method(SearchDump.class, "dumpedIndex")).stopOnException() // exit 0, every file, counts
+                .to("direct:store-artifact")                           // sealed (data: digested) while other indices still dump
             .end();
 
         from("direct:elasticsearch-load").routeId("elasticsearch-load")
             .to("direct:elasticsearch-connect")
-            .bean(ElasticsearchSteps.class, "planRestore")             // indices/--match; existing index → fail or replace
-            .split(method(ElasticsearchSteps.class, "templateObjects")).stopOnException()
+            .bean(RestorePlan.class, "planRestore")                    // indices/--match; existing index → fail or replace
+            .split(method(RestorePlan.class, "templateObjects")).stopOnException()
                 .to("direct:fetch-object")
             .end()
-            .bean(ElasticsearchSteps.class, "loadTemplates")           // templates before the indices they shape
-            .split(method(ElasticsearchSteps.class, "loadLanes"))
+            .bean(SearchLoad.class, "loadTemplates")                   // templates before the indices they shape
+            .split(method(SearchLoad.class, "loadLanes"))
                     .parallelProcessing().executorService(lanes)
-                .loopDoWhile(method(ElasticsearchSteps.class, "moreWork"))
-                    .bean(ElasticsearchSteps.class, "takeIndex")
+                .loopDoWhile(method(IndexLanes.class, "moreWork"))
+                    .bean(IndexLanes.class, "takeIndex")
                     .filter(body().isNotNull())
                         .doTry()
                             .to("direct:elasticsearch-load-index")
                         .doCatch(Exception.class)
-                            .bean(ElasticsearchSteps.class, "laneFailed")
+                            .bean(IndexLanes.class, "laneFailed")
                         .end()
                     .end()
                 .end()
             .end()
-            .bean(ElasticsearchSteps.class, "rethrowLaneFailure")
-            .bean(ElasticsearchSteps.class, "loadDone");
+            .bean(IndexLanes.class, "rethrowLaneFailure")
+            .bean(SearchLoad.class, "loadDone");
 
         from("direct:elasticsearch-load-index").routeId("elasticsearch-load-index")
-            .split(method(ElasticsearchSteps.class, "indexObjects")).stopOnException()
+            .split(method(SearchLoad.class, "indexObjects")).stopOnException()
                 .to("direct:fetch-object")                             // this index's files, verified
             .end()
-            .bean(ElasticsearchSteps.class, "replaceExisting")        // replace=true: delete it only now
-            .bean(ElasticsearchSteps.class, "loadIndex").to("exec:multielasticdump") // settings, mappings, then data
-            .bean(ElasticsearchSteps.class, "loaded")
-            .filter(method(ElasticsearchSteps.class, "hasAliases"))
-                .bean(ElasticsearchSteps.class, "loadAliases").to("exec:multielasticdump") // aliases last
-                .bean(ElasticsearchSteps.class, "loaded")
+            .bean(SearchLoad.class, "replaceExisting")                 // replace=true: delete it only now
+            .bean(SearchLoad.class, "loadIndex").to("exec:multielasticdump") // settings, mappings, then data
+            .bean(SearchLoad.class, "loaded")
+            .filter(method(SearchLoad.class, "hasAliases"))
+                .bean(SearchLoad.class, "loadAliases").to("exec:multielasticdump") // aliases last
+                .bean(SearchLoad.class, "loaded")
             .end()
-            .bean(ElasticsearchSteps.class, "verifyIndex");            // document count equals the manifest's
+            .bean(SearchLoad.class, "verifyIndex");                    // count and content digest equal the manifest's
     }
 }

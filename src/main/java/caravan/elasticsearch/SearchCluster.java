@@ -86,6 +86,37 @@ public final class SearchCluster {
 
     /** Sends a request; a 401/403 becomes a CaravanException naming the AppBinding's Secret. */
     public Reply call(String method, String path, String body) throws IOException, InterruptedException {
+        HttpResponse<String> r = send(method, path, body);
+        JsonNode json = null;
+        if (r.body() != null && !r.body().isBlank()) {
+            try {
+                json = Yaml.JSON.readTree(r.body());
+            } catch (IOException notJson) {
+                json = null;
+            }
+        }
+        return new Reply(r.statusCode(), json);
+    }
+
+    /**
+     * A request whose 2xx body is returned as text, for callers that parse numbers exactly (the JsonNode of
+     * {@link #call} holds doubles); another status fails naming {@code what}.
+     */
+    public String text(String method, String path, String body, String what) throws IOException, InterruptedException {
+        HttpResponse<String> r = send(method, path, body);
+        if (r.statusCode() < 200 || r.statusCode() >= 300) {
+            JsonNode json = null;
+            try {
+                json = r.body() == null || r.body().isBlank() ? null : Yaml.JSON.readTree(r.body());
+            } catch (IOException notJson) {
+                json = null;
+            }
+            require(new Reply(r.statusCode(), json), what);
+        }
+        return r.body();
+    }
+
+    private HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
         HttpRequest.Builder rb = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(2))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body))
@@ -102,15 +133,7 @@ public final class SearchCluster {
             throw new CaravanException("DatabaseUnauthorized", where + " spec.secret: the user may not " + method
                     + " /" + path + " (HTTP 403)");
         }
-        JsonNode json = null;
-        if (r.body() != null && !r.body().isBlank()) {
-            try {
-                json = Yaml.JSON.readTree(r.body());
-            } catch (IOException notJson) {
-                json = null;
-            }
-        }
-        return new Reply(r.statusCode(), json);
+        return r;
     }
 
     public Reply get(String path) throws IOException, InterruptedException {

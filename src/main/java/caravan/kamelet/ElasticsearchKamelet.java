@@ -1,6 +1,6 @@
 package caravan.kamelet;
 
-import caravan.elasticsearch.ElasticsearchSteps;
+import caravan.elasticsearch.SearchConnect;
 import caravan.util.Commands;
 import org.apache.camel.Exchange;
 
@@ -23,14 +23,18 @@ public final class ElasticsearchKamelet {
         List<String> args = new ArrayList<>(List.of("--direction=dump", "--input=" + KameletFiles.prop(ex, "url"),
                 "--output=" + out, "--match=" + KameletFiles.prop(ex, "match"), "--limit=" + KameletFiles.prop(ex, "limit")));
         if (KameletFiles.prop(ex, "username") != null) {
-            args.add("--httpAuthFile=" + ElasticsearchSteps.authFile(dir, KameletFiles.prop(ex, "username"),
+            args.add("--httpAuthFile=" + SearchConnect.authFile(dir, KameletFiles.prop(ex, "username"),
                     KameletFiles.prop(ex, "password")));
         }
         if (KameletFiles.prop(ex, "args") != null) {
             args.addAll(Arrays.asList(KameletFiles.prop(ex, "args").split("\\s+")));
         }
         ex.setProperty("kamelet.dumpDir", out.toString());
-        Commands.prepare(ex, KameletFiles.prop(ex, "multielasticdump"), args, null, dir);
+        // exact numbers, as in the driver: elasticdump and its children require lossless-json.js
+        List<String> cmd = new ArrayList<>(List.of(SearchConnect.nodeOptions(SearchConnect.losslessJson(dir)),
+                KameletFiles.prop(ex, "multielasticdump")));
+        cmd.addAll(args);
+        Commands.prepare(ex, "env", cmd, null, dir);
     }
 
     public void dumped(Exchange ex) {

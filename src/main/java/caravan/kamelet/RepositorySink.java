@@ -1,7 +1,7 @@
 package caravan.kamelet;
 
 import caravan.api.Repository;
-import caravan.elasticsearch.ElasticsearchSteps;
+import caravan.elasticsearch.DumpFiles;
 import caravan.repository.Backend;
 import caravan.repository.Backends;
 import caravan.repository.S3Backend;
@@ -84,18 +84,20 @@ public final class RepositorySink {
                     Map<String, Object> meta = new LinkedHashMap<>();
                     if (search) {
                         // the Elasticsearch driver's layout, so that a RestoreSession restores the dump index by index
-                        String[] it = ElasticsearchSteps.describeDumpFile(f.getFileName().toString());
+                        String[] it = DumpFiles.describe(f.getFileName().toString());
                         objectName = it[0] + "/" + f.getFileName();
                         meta.put("index", it[0]);
                         meta.put("type", it[1]);
                         if (it[1].equals("data")) {
-                            meta.put("documents", ElasticsearchSteps.lines(f));
+                            meta.put("documents", DumpFiles.lines(f));
                         } else if (it[1].equals("alias")) {
-                            meta.put("aliases", ElasticsearchSteps.aliasCount(f, it[0]));
+                            meta.put("aliases", DumpFiles.aliasCount(f, it[0]));
                         }
                     }
                     Path sealed = dir.resolve("sealed-" + m.objects.size());
-                    SnapshotManifest.StoredObject o = pending.seal(objectName, f, sealed, m.compression.level, 0, null, null);
+                    boolean digest = search && "data".equals(meta.get("type"));
+                    SnapshotManifest.StoredObject o = pending.seal(objectName, f, sealed, m.compression.level, 0, null,
+                            digest ? caravan.elasticsearch.ContentDigest.observer(f.toString().endsWith(".gz")) : null); // checked on restore
                     o.metadata.putAll(meta);
                     pending.upload(o, sealed);
                     Files.deleteIfExists(sealed);

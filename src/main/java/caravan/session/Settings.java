@@ -19,7 +19,8 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
 
     /** The Elasticsearch/OpenSearch driver's settings (caravan.elasticsearch.*). */
     public record Elasticsearch(String multielasticdump, String elasticdump, int parallel, int limit,
-                                Duration waitTimeout, Duration healthInterval, boolean allowCodeInArgs) {
+                                Duration waitTimeout, Duration healthInterval, boolean allowCodeInArgs,
+                                boolean failOnClosedIndices) {
     }
 
     public static Settings from(CamelContext camel) {
@@ -46,7 +47,8 @@ public record Settings(Path tempDir, String etcdctl, Duration etcdHealthInterval
                         Integer.parseInt(prop(camel, "caravan.elasticsearch.limit")),
                         Durations.parse(prop(camel, "caravan.elasticsearch.wait-timeout")),
                         Durations.parse(prop(camel, "caravan.elasticsearch.health-interval")),
-                        Boolean.parseBoolean(prop(camel, "caravan.elasticsearch.allow-code-in-args"))));
+                        Boolean.parseBoolean(prop(camel, "caravan.elasticsearch.allow-code-in-args")),
+                        Boolean.parseBoolean(prop(camel, "caravan.elasticsearch.fail-on-closed-indices"))));
     }
 
     /** The effective value, checked against its {@link PropertyRules rule} (it may come from the environment). */

@@ -8,6 +8,7 @@ import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;
 import caravan.manifests.Yaml;
+import caravan.repository.SnapshotManifest;
 import caravan.testing.Fixture;
 import caravan.testing.Ports;
 import caravan.testing.SearchData;
@@ -67,12 +68,18 @@ class SearchErrorsTest {
     }
 
     <T> T withRuntime(String multielasticdump, Function<CaravanRuntime, T> body) {
-        try (CaravanRuntime runtime = CaravanRuntime.start(Map.of(
+        return withRuntime(multielasticdump, Map.of(), body);
+    }
+
+    <T> T withRuntime(String multielasticdump, Map<String, String> more, Function<CaravanRuntime, T> body) {
+        Map<String, String> props = new java.util.HashMap<>(Map.of(
                 "camel.main.name", "caravan-search-errors-" + UUID.randomUUID(),
                 "caravan.kdf.iterations", "2000",
                 "caravan.elasticsearch.health-interval", "500ms",
                 "caravan.elasticsearch.multielasticdump", multielasticdump,
-                "caravan.temp-dir", tmp.resolve("work").toString()))) {
+                "caravan.temp-dir", tmp.resolve("work").toString()));
+        props.putAll(more);
+        try (CaravanRuntime runtime = CaravanRuntime.start(props)) {
             return body.apply(runtime);
         }
     }
@@ -212,5 +219,75 @@ class SearchErrorsTest {
             return null;
         });
         SearchData.deleteIfExists(es, "errbooks-restored");
+    }
+
+    @Test
+    void aRestoreWhoseContentDiffersFailsNamingTheIndex() throws Exception {
+        // the load reads a data file with one value changed in one document (as elasticdump's doubles used to do to
+        // every long above 2^53): the document count still matches, only the content check can see it
+        Path alter = script("alter.sh", """
+                case " $* " in *" --direction=load "*" --ignoreData=false "*)
+                  for a in "$@"; do
+                    case "$a" in --input=*) d="${a#--input=}"
+                      sed '1s/"year":[0-9]*/"year":1/' "$d/errbooks.json" > "$d/cut" && mv "$d/cut" "$d/errbooks.json";; esac
+                  done;;
+                esac
+                exec multielasticdump "$@"
+                """);
+        String restore = Fixture.restoreSession("restore", "repo", "es", "latest",
+                param("indices", "errbooks") + "," + param("args", "--suffix=-altered"), "elasticsearch-restore-7.14.0");
+        Manifests m = manifests("alter", es.url(), null, param("args", "--match=^errbooks$"), restore);
+        SearchData.deleteIfExists(es, "errbooks-altered");
+        withRuntime("multielasticdump", rt -> {
+            assertThat(backup(rt, m).getStatus().phase).isEqualTo("Succeeded");
+            // unaltered, the same snapshot restores and its content is verified against the renamed index
+            RestoreSession ok = rt.restore(m, m.require(RestoreSession.class, "demo", "restore", "test"));
+            assertThat(ok.getStatus().phase).as(Yaml.toYaml(ok.getStatus())).isEqualTo("Succeeded");
+            return null;
+        });
+        SearchData.deleteIfExists(es, "errbooks-altered");
+        withRuntime(alter.toString(), rt -> {
+            RestoreSession r = rt.restore(m, m.require(RestoreSession.class, "demo", "restore", "test"));
+            assertThat(r.getStatus().phase).isEqualTo("Failed");
+            Condition c = r.getStatus().conditions.stream().filter(x -> x.type.equals("RestoreCompleted")).findFirst().orElseThrow();
+            assertThat(c.reason).isEqualTo("ContentMismatch");
+            assertThat(c.message).contains("index errbooks-altered differs from snapshot", DOCS + " documents read back");
+            return null;
+        });
+        SearchData.deleteIfExists(es, "errbooks-altered");
+    }
+
+    @Test
+    void closedIndicesLeftOutAreNamedInAConditionOrFailTheBackup() throws Exception {
+        SearchData.deleteIfExists(es, "errclosed");
+        SearchData.createIndex(es, "errclosed", 1, "{}");
+        SearchData.fill(es, "errclosed", 10, 3);
+        es.request("POST", "errclosed/_close", null);
+        try {
+            Manifests m = manifests("closed", es.url(), null, param("args", "--match=^err(books|closed)$"));
+            withRuntime("multielasticdump", rt -> {
+                BackupSession b = backup(rt, m);
+                assertThat(b.getStatus().phase).as(Yaml.toYaml(b.getStatus())).isEqualTo("Succeeded");
+                Condition c = b.getStatus().conditions.stream().filter(x -> x.type.equals("AllIndicesBackedUp"))
+                        .findFirst().orElseThrow();
+                assertThat(c.status).isEqualTo("False");
+                assertThat(c.reason).isEqualTo("ClosedIndicesLeftOut");
+                assertThat(c.message).contains("index errclosed is closed");
+                SnapshotManifest snap = rt.snapshots(m, m.require(Repository.class, "demo", "repo", "test")).get(0);
+                assertThat(snap.objects).extracting(o -> o.name).anyMatch(n -> n.startsWith("errbooks/"))
+                        .noneMatch(n -> n.startsWith("errclosed/"));
+                return null;
+            });
+            Manifests strict = manifests("closed-strict", es.url(), null, param("args", "--match=^err(books|closed)$"));
+            withRuntime("multielasticdump", Map.of("caravan.elasticsearch.fail-on-closed-indices", "true"), rt -> {
+                String message = failure(backup(rt, strict));
+                assertThat(message).contains("index errclosed is closed and cannot be dumped",
+                        "caravan.elasticsearch.fail-on-closed-indices=true");
+                assertNothingStored(rt, strict, "closed-strict");
+                return null;
+            });
+        } finally {
+            SearchData.deleteIfExists(es, "errclosed");
+        }
     }
 }
