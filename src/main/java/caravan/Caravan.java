@@ -336,7 +336,26 @@ public final class Caravan {
                 out.flush();
                 boolean bad = !listing.damaged().isEmpty()
                         || checked != null && checked.values().stream().anyMatch(v -> v != null);
+                if (verify) {
+                    pushIntegrity(rt, repo, !bad, checked.size(), listing.damaged().size()
+                            + (int) checked.values().stream().filter(v -> v != null).count());
+                }
                 return verify && bad ? FAILED : SUCCEEDED;
+            }
+        }
+
+        /** With caravan.pushgateway.url set, the verification's outcome as stash_repository_integrity. */
+        private void pushIntegrity(CaravanRuntime rt, Repository repo, boolean sound, int checked, int damaged) {
+            String url = rt.settings().pushgatewayUrl();
+            if (url == null || url.isBlank()) {
+                return;
+            }
+            String job = caravan.metrics.StashMetrics.jobName("Repository", repo.getMetadata().getNamespace(),
+                    repo.getMetadata().getName());
+            String error = caravan.metrics.Pushgateway.pushAdd(url, job, caravan.metrics.Exposition.render(
+                    caravan.metrics.StashMetrics.integrity(repo, sound, checked, damaged)));
+            if (error != null) {
+                spec.commandLine().getErr().println("warning: integrity not pushed: " + error);
             }
         }
 

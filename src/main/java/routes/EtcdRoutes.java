@@ -1,6 +1,8 @@
 package routes;
 
-import caravan.etcd.EtcdSteps;
+import caravan.etcd.EtcdDump;
+import caravan.etcd.EtcdRestore;
+import caravan.etcd.Etcdctl;
 import caravan.session.SnapshotReader;
 import org.apache.camel.builder.RouteBuilder;
 
@@ -15,31 +17,31 @@ public class EtcdRoutes extends RouteBuilder {
         // here, or Camel logs its own multi-line dump of each one
         errorHandler(noErrorHandler());
         from("direct:etcd-wait-healthy").routeId("etcd-wait-healthy")
-            .bean(EtcdSteps.class, "credentials")                  // 0600 env file + TLS files, never argv
-            .loopDoWhile(method(EtcdSteps.class, "waitingForHealth"))
-                .bean(EtcdSteps.class, "endpointHealth").to("exec:sh")
-                .bean(EtcdSteps.class, "checkHealth")              // retry every health-interval until waitTimeout
+            .bean(Etcdctl.class, "credentials")                  // 0600 env file + TLS files, never argv
+            .loopDoWhile(method(Etcdctl.class, "waitingForHealth"))
+                .bean(Etcdctl.class, "endpointHealth").to("exec:sh")
+                .bean(Etcdctl.class, "checkHealth")              // retry every health-interval until waitTimeout
             .end();
 
         from("direct:etcd-dump").routeId("etcd-dump")
             .to("direct:etcd-wait-healthy")
-            .bean(EtcdSteps.class, "version").to("exec:sh").bean(EtcdSteps.class, "recordVersion")
-            .bean(EtcdSteps.class, "endpointStatus").to("exec:sh").bean(EtcdSteps.class, "recordServer")
-            .bean(EtcdSteps.class, "snapshotSave").to("exec:sh").bean(EtcdSteps.class, "saved")
-            .bean(EtcdSteps.class, "snapshotStatus").to("exec:sh").bean(EtcdSteps.class, "recordArtifact")
+            .bean(EtcdDump.class, "version").to("exec:sh").bean(EtcdDump.class, "recordVersion")
+            .bean(EtcdDump.class, "endpointStatus").to("exec:sh").bean(EtcdDump.class, "recordServer")
+            .bean(EtcdDump.class, "snapshotSave").to("exec:sh").bean(EtcdDump.class, "saved")
+            .bean(Etcdctl.class, "snapshotStatus").to("exec:sh").bean(EtcdDump.class, "recordArtifact")
             .to("direct:store-artifact");                          // snapshot.db: the snapshot's one object
 
         from("direct:etcd-load").routeId("etcd-load")
-            .bean(EtcdSteps.class, "checkDataDirs")                // a file or non-empty dataDir fails before downloading
+            .bean(EtcdRestore.class, "checkDataDirs")                // a file or non-empty dataDir fails before downloading
             .split(method(SnapshotReader.class, "objects")).stopOnException()
                 .to("direct:fetch-object")                         // snapshot.db, verified against the manifest
             .end()
-            .bean(EtcdSteps.class, "credentials")
-            .bean(EtcdSteps.class, "snapshotStatus").to("exec:sh")
-            .bean(EtcdSteps.class, "verifyDownloaded")             // etcd's own hash and revision match the manifest
-            .split(method(EtcdSteps.class, "members")).stopOnException()
-                .bean(EtcdSteps.class, "snapshotRestore").to("exec:sh")
-                .bean(EtcdSteps.class, "installDataDir")           // staged dir moved into place only on success
+            .bean(Etcdctl.class, "credentials")
+            .bean(Etcdctl.class, "snapshotStatus").to("exec:sh")
+            .bean(EtcdRestore.class, "verifyDownloaded")             // etcd's own hash and revision match the manifest
+            .split(method(EtcdRestore.class, "members")).stopOnException()
+                .bean(EtcdRestore.class, "snapshotRestore").to("exec:sh")
+                .bean(EtcdRestore.class, "installDataDir")           // staged dir moved into place only on success
             .end();
     }
 }

@@ -1,6 +1,6 @@
 package caravan.kamelet;
 
-import caravan.etcd.EtcdSteps;
+import caravan.etcd.Etcdctl;
 import caravan.util.Commands;
 import caravan.util.Paths2;
 import org.apache.camel.Exchange;
@@ -66,7 +66,7 @@ public final class EtcdKamelet {
     }
 
     private static void etcdctl(Exchange ex, Path dir, List<String> etcdArgs) {
-        Path env = EtcdSteps.envFile(dir, KameletFiles.prop(ex, "username"), KameletFiles.prop(ex, "password"));
-        Commands.prepare(ex, "sh", EtcdSteps.wrapped(env, KameletFiles.prop(ex, "etcdctl"), etcdArgs), null, dir);
+        Path env = Etcdctl.envFile(dir, KameletFiles.prop(ex, "username"), KameletFiles.prop(ex, "password"));
+        Commands.prepare(ex, "sh", Etcdctl.wrapped(env, KameletFiles.prop(ex, "etcdctl"), etcdArgs), null, dir);
     }
 }

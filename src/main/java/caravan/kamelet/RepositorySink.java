@@ -75,35 +75,36 @@ public final class RepositorySink {
             m.encryption.segmentSize = store.segmentSize();
             RepositorySettings rs = RepositorySettings.defaults();
             Holder holder = Holder.self("kamelet " + ex.getExchangeId());
-            try (RepositoryLock lock = store.lock("Kamelet " + m.target.name + " host " + m.hostname, holder, rs, () -> { });
-                 PendingSnapshot pending = store.begin(m, holder, rs)) {
-                store.sweepLeftovers(rs);
-                boolean search = "elasticsearch".equals(m.driver) && Files.isDirectory(body);
-                for (Path f : files) {
-                    String objectName = Files.isDirectory(body) ? body.relativize(f).toString() : f.getFileName().toString();
-                    Map<String, Object> meta = new LinkedHashMap<>();
-                    if (search) {
-                        // the Elasticsearch driver's layout, so that a RestoreSession restores the dump index by index
-                        String[] it = DumpFiles.describe(f.getFileName().toString());
-                        objectName = it[0] + "/" + f.getFileName();
-                        meta.put("index", it[0]);
-                        meta.put("type", it[1]);
-                        if (it[1].equals("data")) {
-                            meta.put("documents", DumpFiles.lines(f));
-                        } else if (it[1].equals("alias")) {
-                            meta.put("aliases", DumpFiles.aliasCount(f, it[0]));
+            try (RepositoryLock lock = store.lock("Kamelet " + m.target.name + " host " + m.hostname, holder, rs, () -> { })) {
+                store.sweepLeftovers(rs); // as the spec orders it: lock, sweep, then begin
+                try (PendingSnapshot pending = store.begin(m, holder, rs)) {
+                    boolean search = "elasticsearch".equals(m.driver) && Files.isDirectory(body);
+                    for (Path f : files) {
+                        String objectName = Files.isDirectory(body) ? body.relativize(f).toString() : f.getFileName().toString();
+                        Map<String, Object> meta = new LinkedHashMap<>();
+                        if (search) {
+                            // the Elasticsearch driver's layout, so that a RestoreSession restores the dump index by index
+                            String[] it = DumpFiles.describe(f.getFileName().toString());
+                            objectName = it[0] + "/" + f.getFileName();
+                            meta.put("index", it[0]);
+                            meta.put("type", it[1]);
+                            if (it[1].equals("data")) {
+                                meta.put("documents", DumpFiles.lines(f));
+                            } else if (it[1].equals("alias")) {
+                                meta.put("aliases", DumpFiles.aliasCount(f, it[0]));
+                            }
                         }
+                        Path sealed = dir.resolve("sealed-" + m.objects.size());
+                        boolean digest = search && "data".equals(meta.get("type"));
+                        SnapshotManifest.StoredObject o = pending.seal(objectName, f, sealed, m.compression.level, 0, null,
+                                digest ? caravan.elasticsearch.ContentDigest.observer(f.toString().endsWith(".gz")) : null); // checked on restore
+                        o.metadata.putAll(meta);
+                        pending.upload(o, sealed);
+                        Files.deleteIfExists(sealed);
                     }
-                    Path sealed = dir.resolve("sealed-" + m.objects.size());
-                    boolean digest = search && "data".equals(meta.get("type"));
-                    SnapshotManifest.StoredObject o = pending.seal(objectName, f, sealed, m.compression.level, 0, null,
-                            digest ? caravan.elasticsearch.ContentDigest.observer(f.toString().endsWith(".gz")) : null); // checked on restore
-                    o.metadata.putAll(meta);
-                    pending.upload(o, sealed);
-                    Files.deleteIfExists(sealed);
+                    m.finish(started);
+                    pending.commit(); // last: now the snapshot exists
                 }
-                m.finish(started);
-                pending.commit(); // last: now the snapshot exists
             }
             LOG.info("snapshot {} stored in {} ({} objects, {} bytes)", m.id, location, m.objects.size(), m.storedSize);
             ex.getIn().setHeader("CaravanSnapshotId", m.id);

@@ -84,9 +84,15 @@ public final class Verification {
             }
             cursor.put(key, older.isEmpty() ? 0 : (start + sample) % older.size());
             List<String> damaged = new ArrayList<>();
+            if (store.configMissing()) {
+                damaged.add(SnapshotStore.CONFIG + " is missing (the snapshots open with their own key parameters)");
+            }
             listing.damaged().forEach(d -> damaged.add(d.id() + " (manifest: " + d.problem() + ")"));
             for (SnapshotManifest m : todo) {
                 String problem = store.verify(m);
+                if (problem != null && store.backend().read(SnapshotStore.manifestKey(m.id)).isEmpty()) {
+                    continue; // retention removed it meanwhile (manifest first, then objects): not damage
+                }
                 if (problem == null) {
                     ok.add(m.id);
                     wasBad.remove(m.id);
@@ -104,7 +110,7 @@ public final class Verification {
                 LOG.warn("{}: not verified this time: {}", name, e.getMessage());
             }
             return null;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | java.io.IOException e) {
             LOG.warn("{}: not verified this time: {}", name, e.getMessage());
             return null;
         }

@@ -12,12 +12,12 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Rewrites one small object (an in-progress marker, a lock) every interval while the work it stands for
- * runs, on one daemon thread per process. Remembers when the last write succeeded: a writer whose
+ * runs, on a small pool of daemon threads shared by the process. Remembers when the last write succeeded: a writer whose
  * heartbeat has been failing for half the stale limit may already look dead to others and must not commit.
  */
 public final class Heartbeat implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Heartbeat.class);
-    private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
+    private static final ScheduledExecutorService TIMER = Executors.newScheduledThreadPool(4, r -> {
         Thread t = new Thread(r, "caravan-heartbeat");
         t.setDaemon(true);
         return t;

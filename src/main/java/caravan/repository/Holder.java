@@ -1,30 +1,45 @@
 package caravan.repository;
 
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 
 /**
  * Who holds a lock or writes a snapshot: enough to tell, from another process, whether the holder can
- * still be alive. On the same host a holder whose process is gone (or whose pid now belongs to a process
- * started at another instant) is dead at once; elsewhere only a heartbeat older than the stale limit says so.
+ * still be alive. A holder is provably dead only when it ran on this very host (same hostname, same boot,
+ * same pid namespace: two containers that share a hostname are not the same host) and its process is gone
+ * or is another process now (start instant differs by more than a clock tick's doubt). Anything else is
+ * judged by its heartbeat against caravan.repository.stale-after.
  */
-public record Holder(String hostname, long pid, String processStart, String session) {
+public record Holder(String hostname, long pid, String processStart, String session, String bootId, String pidNamespace) {
+    private static final Duration START_DOUBT = Duration.ofSeconds(2);
 
     public static Holder self(String session) {
         ProcessHandle me = ProcessHandle.current();
-        return new Holder(localHostname(), me.pid(),
-                me.info().startInstant().map(Instant::toString).orElse(""), session);
+        return new Holder(localHostname(), me.pid(), me.info().startInstant().map(Instant::toString).orElse(""),
+                session, bootId(), pidNamespace());
     }
 
-    /** True only when this holder provably no longer runs: same host, and its process is gone or another. */
+    /** True only when this holder provably no longer runs (see the class comment). */
     public boolean deadOnThisHost() {
-        if (hostname == null || !hostname.equals(localHostname())) {
+        if (hostname == null || !hostname.equals(localHostname()) || bootId == null || !bootId.equals(bootId())
+                || pidNamespace == null || !pidNamespace.equals(pidNamespace())) {
             return false;
         }
-        return ProcessHandle.of(pid)
-                .map(p -> processStart != null && !processStart.isEmpty()
-                        && !p.info().startInstant().map(Instant::toString).orElse("").equals(processStart))
-                .orElse(true);
+        return processGone(pid, processStart);
+    }
+
+    /** No process with this pid, or one that started at another instant (the pid was reused). */
+    public static boolean processGone(long pid, String start) {
+        return ProcessHandle.of(pid).map(p -> {
+            if (start == null || start.isEmpty()) {
+                return false;
+            }
+            Instant now = p.info().startInstant().orElse(null);
+            return now != null && Duration.between(Instant.parse(start), now).abs().compareTo(START_DOUBT) > 0;
+        }).orElse(true);
     }
 
     @Override
@@ -41,6 +56,24 @@ public record Holder(String hostname, long pid, String processStart, String sess
             return InetAddress.getLocalHost().getHostName();
         } catch (java.io.IOException e) {
             return "localhost";
+        }
+    }
+
+    /** The kernel's id of this boot (Linux), or "" where there is none. */
+    public static String bootId() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    /** This process's pid namespace (Linux: the inode behind /proc/self/ns/pid), or "". */
+    public static String pidNamespace() {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "";
         }
     }
 }

@@ -133,19 +133,26 @@ public final class LocalBackend implements Backend {
             return List.of();
         }
         List<ObjectInfo> out = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.filter(Files::isRegularFile).toList()) {
-                if (p.getFileName().toString().startsWith(TEMP_PREFIX)) {
-                    continue;
+        // walkFileTree rather than Files.walk: files come and go while we list (temp files of other writers,
+        // a sweep), and a vanished entry must be skipped, not fail the listing
+        Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path p, java.nio.file.attribute.BasicFileAttributes a) {
+                if (a.isRegularFile() && !p.getFileName().toString().startsWith(TEMP_PREFIX)) {
+                    out.add(new ObjectInfo(root.relativize(p).toString().replace('\\', '/'), a.size(),
+                            a.lastModifiedTime().toInstant()));
                 }
-                try {
-                    out.add(new ObjectInfo(root.relativize(p).toString().replace('\\', '/'), Files.size(p),
-                            Files.getLastModifiedTime(p).toInstant()));
-                } catch (NoSuchFileException gone) {
-                    // deleted while listing
-                }
+                return java.nio.file.FileVisitResult.CONTINUE;
             }
-        }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+        });
         return out;
     }
 

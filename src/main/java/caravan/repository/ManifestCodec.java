@@ -102,6 +102,7 @@ public final class ManifestCodec {
             throw new DamagedManifest("the manifest names snapshot " + m.id);
         }
         m.keyId = e.key.id == null ? "" : e.key.id;
+        m.keyCacheKey = SnapshotStore.cacheKey(e.key);
         return m;
     }
 }

@@ -36,7 +36,11 @@ public final class PendingSnapshot implements AutoCloseable {
     private final Marker marker;
     private final RepositorySettings settings;
     private final Heartbeat heartbeat;
-    private boolean finished;
+    /** Set once commit or abort begins: the heartbeat stops writing (it never blocks on their I/O). */
+    private volatile boolean finished;
+    /** Set when the heartbeat found its marker gone or taken: the snapshot must not be committed. */
+    private volatile boolean disrupted;
+    private final Object markerLock = new Object();
 
     private PendingSnapshot(SnapshotStore store, SnapshotManifest manifest, Marker marker, RepositorySettings settings) {
         this.store = store;
@@ -71,12 +75,25 @@ public final class PendingSnapshot implements AutoCloseable {
         return Yaml.toJson(mk).getBytes(StandardCharsets.UTF_8);
     }
 
-    private synchronized void writeMarker(Instant now) throws IOException {
-        if (finished) {
-            return;
+    /**
+     * One heartbeat: rewrites the marker, but never recreates one that is gone (a sweeper took this backup
+     * for dead): then the snapshot is disrupted and will not be committed.
+     */
+    private void writeMarker(Instant now) throws IOException {
+        synchronized (markerLock) {
+            if (finished || disrupted) {
+                return;
+            }
+            Marker stored = readMarker(store.backend(), manifest.id);
+            if (stored == null || stored.holder == null || !stored.holder.equals(marker.holder)) {
+                disrupted = true;
+                LOG.warn("snapshot {} in {}: its in-progress marker is gone; it will not be committed", manifest.id,
+                        store.name());
+                return;
+            }
+            marker.heartbeat = now.toString();
+            store.backend().write(SnapshotStore.markerKey(manifest.id), json(marker));
         }
-        marker.heartbeat = now.toString();
-        store.backend().write(SnapshotStore.markerKey(manifest.id), json(marker));
     }
 
     /** The marker as stored, or null when it is missing or unreadable. */
@@ -137,9 +154,15 @@ public final class PendingSnapshot implements AutoCloseable {
      * the store with its size, writes the sealed manifest (never over another), checks the objects once more,
      * then removes the marker. Throws, leaving no manifest, when anything is off.
      */
-    public synchronized void commit() throws IOException {
+    private volatile boolean committed;
+
+    public void commit() throws IOException {
         String what = "snapshot " + manifest.id + " in " + store.name();
-        if (!heartbeat.freshWithin(settings.staleAfter().dividedBy(2))) {
+        synchronized (markerLock) {
+            finished = true; // no heartbeat from here on: a marker removed by a sweeper now stays removed
+        }
+        heartbeat.close();
+        if (disrupted || !heartbeat.freshWithin(settings.staleAfter().dividedBy(2))) {
             throw new CaravanException("SnapshotDisrupted", what + ": its in-progress marker could not be refreshed since "
                     + heartbeat.lastSuccess() + "; another backup may have taken it for dead, so it is not committed");
         }
@@ -160,12 +183,17 @@ public final class PendingSnapshot implements AutoCloseable {
         }
         try {
             confirmObjects(what);
+            // a sweeper decides by creating swept.json before it deletes anything, and skips a folder that has a
+            // manifest: if none is there now, any later sweeper sees our manifest (docs/repository-format.md)
+            if (store.backend().read(SnapshotStore.sweptKey(manifest.id)).isPresent()) {
+                throw new CaravanException("SnapshotDisrupted", what + ": another process took this backup for dead "
+                        + "and is removing it; the snapshot is not committed");
+            }
         } catch (RuntimeException | IOException e) {
             store.backend().delete(SnapshotStore.manifestKey(manifest.id));
             throw e;
         }
-        finished = true;
-        heartbeat.close();
+        committed = true;
         try {
             store.backend().delete(SnapshotStore.markerKey(manifest.id));
         } catch (IOException e) {
@@ -194,12 +222,17 @@ public final class PendingSnapshot implements AutoCloseable {
         }
     }
 
-    /** Removes every object written so far, the marker last. Never throws. */
-    public synchronized void abort() {
-        if (finished) {
-            return;
+    private volatile boolean aborted;
+
+    /** Removes every object written so far, the marker last. Never throws; a no-op after commit. */
+    public void abort() {
+        synchronized (markerLock) {
+            if (aborted || (finished && committed)) {
+                return;
+            }
+            aborted = true;
+            finished = true;
         }
-        finished = true;
         heartbeat.close();
         try {
             store.deleteObjects(manifest.id);

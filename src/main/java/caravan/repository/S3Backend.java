@@ -198,7 +198,8 @@ public final class S3Backend implements Backend {
     public void store(String key, Path file) throws IOException {
         long size = Files.size(file);
         String full = fullKey(key);
-        long part = Math.max(5L << 20, settings.partSize());
+        // S3 takes at most 10,000 parts: a larger object gets larger parts
+        long part = Math.max(Math.max(5L << 20, settings.partSize()), (size + 9_999) / 10_000);
         try {
             if (size <= part) {
                 String md5 = md5(file, 0, size);
@@ -276,7 +277,9 @@ public final class S3Backend implements Backend {
     @Override
     public boolean createExclusive(String key, byte[] content) throws IOException {
         try {
-            client.putObject(r -> r.bucket(bucket).key(fullKey(key)).ifNoneMatch("*"), RequestBody.fromBytes(content));
+            String md5 = java.util.Base64.getEncoder().encodeToString(md5(content));
+            client.putObject(r -> r.bucket(bucket).key(fullKey(key)).ifNoneMatch("*").contentMD5(md5),
+                    RequestBody.fromBytes(content));
             return true;
         } catch (S3Exception e) {
             if (e.statusCode() == 412 || e.statusCode() == 409) {

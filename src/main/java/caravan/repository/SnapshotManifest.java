@@ -14,6 +14,9 @@ public class SnapshotManifest {
     /** The key parameters' id this snapshot was sealed with (from the envelope; not stored inside). */
     @com.fasterxml.jackson.annotation.JsonIgnore
     public String keyId;
+    /** The full key parameters' cache key (SnapshotStore.cacheKey) of the envelope it was opened from. */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public String keyCacheKey;
     public String id;
     /** RFC 3339 UTC time the backup started. */
     public String time;

@@ -41,6 +41,10 @@ public final class SnapshotStore implements AutoCloseable {
     public static final String LOCKS = "locks/";
     public static final String MANIFEST = "manifest.json";
     public static final String IN_PROGRESS = "in-progress.json";
+    /** A sweeper's claim on a dead backup's folder, created before it deletes anything. */
+    public static final String SWEPT = "swept.json";
+    /** More PBKDF2 iterations than this in a manifest's envelope make it damaged (no listing stalls on one). */
+    static final int MAX_ITERATIONS = 100_000_000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Backend backend;
@@ -50,6 +54,7 @@ public final class SnapshotStore implements AutoCloseable {
     private final RepositoryKey key;
     /** Keys by key-parameter id: one derivation per set of parameters, not per snapshot. */
     private final Map<String, Optional<RepositoryKey>> keys = new ConcurrentHashMap<>();
+    private boolean configMissing;
     /** Snapshot id → its key, filled as manifests are opened. */
     private final Map<String, RepositoryKey> snapshotKeys = new ConcurrentHashMap<>();
 
@@ -59,7 +64,7 @@ public final class SnapshotStore implements AutoCloseable {
         this.password = password.clone();
         this.config = config;
         this.key = key;
-        keys.put(config.key.id, Optional.of(key));
+        keys.put(cacheKey(config.key), Optional.of(key));
     }
 
     /**
@@ -76,6 +81,27 @@ public final class SnapshotStore implements AutoCloseable {
             Optional<byte[]> raw = backend.read(CONFIG);
             RepositoryKey mine = null;
             RepositoryConfig wrote = null;
+            RepositoryConfig.KeyParams orphaned = raw.isEmpty() ? keyParamsOfAnySnapshot(backend) : null;
+            if (raw.isEmpty() && orphaned != null) {
+                // snapshots without caravan.json (it was deleted or lost): each opens with its own parameters
+                RepositoryConfig cfg = new RepositoryConfig();
+                cfg.key = orphaned;
+                RepositoryKey k = RepositoryKey.open(orphaned, password);
+                if (k == null) {
+                    throw new CaravanException("WrongPassword", passwordFrom + " does not open " + name
+                            + " (the key check failed): the password differs from the one the repository was created with");
+                }
+                if (create && backend.createExclusive(CONFIG, Yaml.toJson(cfg).getBytes(StandardCharsets.UTF_8))) {
+                    LOG.warn("{} at {}: {} was missing; written again with the key parameters its snapshots carry",
+                            name, backend.location(), CONFIG);
+                } else {
+                    LOG.warn("{} at {}: {} is missing; reading the snapshots with their own key parameters", name,
+                            backend.location(), CONFIG);
+                }
+                SnapshotStore s = new SnapshotStore(backend, name, password, cfg, k);
+                s.configMissing = true;
+                return s;
+            }
             if (raw.isEmpty()) {
                 if (!create) {
                     throw new CaravanException("RepositoryNotInitialized", name + " at " + backend.location()
@@ -103,6 +129,31 @@ public final class SnapshotStore implements AutoCloseable {
             throw new CaravanException("BackendUnavailable", name + ": cannot read " + CONFIG + " at "
                     + backend.location() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The key parameters in the envelope of some snapshot's manifest, or null when there is none. */
+    private static RepositoryConfig.KeyParams keyParamsOfAnySnapshot(Backend backend) throws IOException {
+        for (Backend.ObjectInfo o : backend.list(SNAPSHOTS)) {
+            if (o.key().endsWith("/" + MANIFEST)) {
+                try {
+                    Optional<byte[]> raw = backend.read(o.key());
+                    if (raw.isPresent()) {
+                        ManifestCodec.Envelope e = Yaml.JSON.readValue(raw.get(), ManifestCodec.Envelope.class);
+                        if (e.key != null && e.key.kdf != null && e.key.kdf.salt != null) {
+                            return e.key;
+                        }
+                    }
+                } catch (IOException unreadable) {
+                    // a damaged manifest: try another
+                }
+            }
+        }
+        return null;
+    }
+
+    /** True when caravan.json was missing and the store opened with a snapshot's own key parameters. */
+    public boolean configMissing() {
+        return configMissing;
     }
 
     private static RepositoryConfig parseConfig(byte[] raw, String name, Backend backend) {
@@ -156,10 +207,21 @@ public final class SnapshotStore implements AutoCloseable {
         return name;
     }
 
-    /** The key for a set of key parameters (derived once), or null when the password does not open them. */
+    /**
+     * The key for a set of key parameters (derived once per distinct set), or null when the password does not
+     * open them. Cached by every parameter, not by the id alone: an envelope that reuses a known id with other
+     * parameters is derived (and fails) on its own.
+     */
     RepositoryKey keyFor(RepositoryConfig.KeyParams p) {
-        return keys.computeIfAbsent(p.id == null ? "" : p.id, id -> Optional.ofNullable(RepositoryKey.open(p, password)))
-                .orElse(null);
+        if (p.kdf == null || p.kdf.iterations < 1 || p.kdf.iterations > MAX_ITERATIONS || p.segmentSize < 1024) {
+            return null;
+        }
+        return keys.computeIfAbsent(cacheKey(p), id -> Optional.ofNullable(RepositoryKey.open(p, password))).orElse(null);
+    }
+
+    static String cacheKey(RepositoryConfig.KeyParams p) {
+        return String.join("|", String.valueOf(p.id), String.valueOf(p.kdf.salt), String.valueOf(p.kdf.iterations),
+                String.valueOf(p.segmentSize), String.valueOf(p.keyCheck));
     }
 
     /** A fresh 8-hex-digit id, like restic's short ids, not used by any snapshot or leftover. */
@@ -221,6 +283,10 @@ public final class SnapshotStore implements AutoCloseable {
         return SNAPSHOTS + snapshotId + "/" + IN_PROGRESS;
     }
 
+    static String sweptKey(String snapshotId) {
+        return SNAPSHOTS + snapshotId + "/" + SWEPT;
+    }
+
     /** A manifest that exists but cannot be trusted: its snapshot is damaged. */
     public record Damaged(String id, String problem, Instant stored) {
     }
@@ -249,7 +315,7 @@ public final class SnapshotStore implements AutoCloseable {
                     continue; // removed since the listing
                 }
                 SnapshotManifest m = ManifestCodec.open(raw.get(), id, this::keyFor);
-                snapshotKeys.put(id, keys.get(m.keyId).orElseThrow());
+                snapshotKeys.put(id, keys.get(m.keyCacheKey).orElseThrow());
                 out.add(m);
             } catch (ManifestCodec.DamagedManifest d) {
                 LOG.warn("{}: snapshot {} is damaged: {}", name, id, d.getMessage());
@@ -418,21 +484,47 @@ public final class SnapshotStore implements AutoCloseable {
             } else {
                 dead = f.newest != null && f.newest.isBefore(now.minus(settings.leftoverGrace()));
             }
-            if (!dead) {
+            if (!dead || !claimForSweep(id, settings, now)) {
                 continue;
             }
-            // the marker first: a writer that is alive after all then fails its commit check
-            backend.delete(markerKey(id));
+            // claimed (swept.json exists): a writer alive after all sees it after writing its manifest and backs
+            // out; a manifest already there means it committed first, and the folder is left alone
             if (backend.read(manifestKey(id)).isPresent()) {
-                continue; // it committed after all
+                backend.delete(sweptKey(id));
+                continue;
             }
-            deleteObjects(id);
+            for (Backend.ObjectInfo o : backend.list(SNAPSHOTS + id + "/")) {
+                if (!o.key().equals(manifestKey(id)) && !o.key().equals(sweptKey(id))) {
+                    backend.delete(o.key());
+                }
+            }
+            backend.delete(sweptKey(id));
             removed.add(id);
         }
         if (!removed.isEmpty()) {
             LOG.info("{}: removed leftovers of backups that died: {}", name, removed);
         }
         return removed;
+    }
+
+    /**
+     * Creates {@code swept.json} for a dead folder; true when this sweeper may remove it. A claim left by a
+     * sweeper that itself died is taken over once older than stale-after.
+     */
+    private boolean claimForSweep(String id, RepositorySettings settings, Instant now) throws IOException {
+        byte[] claim = Yaml.toJson(Map.of("holder", Holder.self(null), "time", now.toString()))
+                .getBytes(StandardCharsets.UTF_8);
+        if (backend.createExclusive(sweptKey(id), claim)) {
+            return true;
+        }
+        for (Backend.ObjectInfo o : backend.list(SNAPSHOTS + id + "/")) {
+            if (o.key().equals(sweptKey(id)) && o.lastModified() != null
+                    && o.lastModified().isBefore(now.minus(settings.staleAfter()))) {
+                backend.write(sweptKey(id), claim);
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

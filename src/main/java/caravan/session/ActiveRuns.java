@@ -12,12 +12,17 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class ActiveRuns {
     private static final Set<SessionRun> RUNS = ConcurrentHashMap.newKeySet();
+    /** Set once the process is being stopped: a session registered after that is cancelled at once. */
+    private static volatile String cancelledAll;
 
     private ActiveRuns() {
     }
 
     public static void add(SessionRun run) {
         RUNS.add(run);
+        if (cancelledAll != null) {
+            run.cancel(cancelledAll);
+        }
     }
 
     public static void remove(SessionRun run) {
@@ -30,6 +35,7 @@ public final class ActiveRuns {
 
     /** Cancels every running session and kills its processes. */
     public static void cancelAll(String why) {
+        cancelledAll = why;
         for (SessionRun run : RUNS) {
             run.cancel(why);
             ProcessTrees.killReferencing(run.workspace);

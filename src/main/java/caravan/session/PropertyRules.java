@@ -54,6 +54,8 @@ public final class PropertyRules {
             Map.entry("caravan.operator.retry-period", v -> range(v, 1, Integer.MAX_VALUE)),
             Map.entry("caravan.s3.auto-create-bucket", PropertyRules::bool),
             Map.entry("caravan.elasticsearch.allow-code-in-args", PropertyRules::bool),
+            Map.entry("caravan.elasticsearch.fail-on-closed-indices", PropertyRules::bool),
+            Map.entry("caravan.operator.job-start-deadline", PropertyRules::positiveDuration),
             Map.entry("caravan.operator.enabled", PropertyRules::bool),
             Map.entry("caravan.operator.leader-election", PropertyRules::bool),
             Map.entry("caravan.operator.executor", v -> v.equals("inline") || v.equals("job") ? null

@@ -54,6 +54,9 @@ public final class SnapshotWriter {
      */
     public void lock(@ExchangeProperty("run") BackupRun run) throws IOException, InterruptedException {
         RepositorySettings rs = RepositorySettings.from(run.camel);
+        // the target's lock first: backups queued behind one target must not use up the slots of others
+        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs,
+                () -> run.checkDeadline("waiting for another backup of the target to finish"));
         Semaphore s = slots(rs.maxConcurrentBackups());
         if (!s.tryAcquire(rs.lockWait().toMillis(), TimeUnit.MILLISECONDS)) {
             throw new CaravanException("TooManyBackups", run.describe() + ": " + rs.maxConcurrentBackups()
@@ -61,8 +64,6 @@ public final class SnapshotWriter {
                     + rs.lockWait());
         }
         run.slot = s;
-        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs,
-                () -> run.checkDeadline("waiting for another backup of the target to finish"));
         run.store.sweepLeftovers(rs);
     }
 

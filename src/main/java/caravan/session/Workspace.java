@@ -1,6 +1,7 @@
 package caravan.session;
 
 import caravan.CaravanException;
+import caravan.repository.Holder;
 import caravan.repository.Storage;
 import caravan.util.Paths2;
 import caravan.util.ProcessTrees;
@@ -38,7 +39,8 @@ public final class Workspace {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             ProcessHandle me = ProcessHandle.current();
             Files.writeString(run.workspace.resolve(OWNER), me.pid() + " "
-                    + me.info().startInstant().map(Instant::toString).orElse("") + "\n", StandardCharsets.UTF_8);
+                    + me.info().startInstant().map(Instant::toString).orElse("-") + " " + orDash(Holder.bootId()) + " "
+                    + orDash(Holder.pidNamespace()) + "\n", StandardCharsets.UTF_8);
             LOG.debug("{}: workspace {}", run.describe(), run.workspace);
         } catch (IOException e) {
             if (Storage.isNoSpace(e)) {
@@ -95,6 +97,27 @@ public final class Workspace {
         }
     }
 
+    private static String orDash(String s) {
+        return s == null || s.isEmpty() ? "-" : s;
+    }
+
+    /**
+     * The run that wrote this {@code .owner} ("pid start boot-id pid-namespace") provably no longer runs: it
+     * ran on this boot in this pid namespace (temp dirs on a shared volume may belong to another container)
+     * and its process is gone. Anything unreadable counts as alive.
+     */
+    static boolean ownerGone(String owner) {
+        String[] w = owner.strip().split(" ");
+        if (w.length < 4 || !w[2].equals(orDash(Holder.bootId())) || !w[3].equals(orDash(Holder.pidNamespace()))) {
+            return false;
+        }
+        try {
+            return Holder.processGone(Long.parseLong(w[0]), w[1].equals("-") ? "" : w[1]);
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Removes Caravan temp dirs under {@code base} whose owner process is gone (killed runs). */
     static void sweepDead(Path base) {
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(base, PREFIX + "*")) {
@@ -103,16 +126,12 @@ public final class Workspace {
                 if (!Files.isDirectory(d) || !Files.isRegularFile(owner)) {
                     continue;
                 }
-                String[] who = Files.readString(owner, StandardCharsets.UTF_8).strip().split(" ", 2);
-                boolean alive = ProcessHandle.of(Long.parseLong(who[0]))
-                        .map(p -> who.length < 2 || who[1].isEmpty()
-                                || p.info().startInstant().map(Instant::toString).orElse("").equals(who[1]))
-                        .orElse(false);
-                if (!alive) {
-                    ProcessTrees.killReferencing(d);
-                    remove(d, "temp dir sweep");
-                    LOG.info("removed the temp dir {} of a Caravan run that was killed", d);
+                if (!ownerGone(Files.readString(owner, StandardCharsets.UTF_8))) {
+                    continue;
                 }
+                ProcessTrees.killReferencing(d);
+                remove(d, "temp dir sweep");
+                LOG.info("removed the temp dir {} of a Caravan run that was killed", d);
             }
         } catch (IOException | RuntimeException e) {
             LOG.debug("temp dir sweep of {}: {}", base, e.getMessage());
