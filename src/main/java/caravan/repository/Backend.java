@@ -22,7 +22,12 @@ public interface Backend extends AutoCloseable {
      * it; locally the file is fsynced and renamed into place. A failure leaves no object under {@code key}
      * (at worst a temporary one that is not listed as an object).
      */
-    void store(String key, Path file) throws IOException;
+    default void store(String key, Path file) throws IOException {
+        store(key, file, () -> { });
+    }
+
+    /** As {@link #store(String, Path)}; {@code check} runs between parts and may throw to stop (a cancelled session). */
+    void store(String key, Path file, Runnable check) throws IOException;
 
     /**
      * Writes a small object only if none exists under {@code key}: true when this call created it, false when

@@ -19,13 +19,24 @@ public record Holder(String hostname, long pid, String processStart, String sess
     public static Holder self(String session) {
         ProcessHandle me = ProcessHandle.current();
         return new Holder(localHostname(), me.pid(), me.info().startInstant().map(Instant::toString).orElse(""),
-                session, bootId(), pidNamespace());
+                session, currentBootId(), currentPidNamespace());
+    }
+
+    /** True when this holder is this very process (whatever session it named). */
+    public boolean isThisProcess() {
+        Holder me = self(null);
+        return me.pid == pid && same(me.hostname, hostname) && same(me.processStart, processStart)
+                && same(me.bootId, bootId) && same(me.pidNamespace, pidNamespace);
+    }
+
+    private static boolean same(String a, String b) {
+        return (a == null ? "" : a).equals(b == null ? "" : b);
     }
 
     /** True only when this holder provably no longer runs (see the class comment). */
     public boolean deadOnThisHost() {
-        if (hostname == null || !hostname.equals(localHostname()) || bootId == null || !bootId.equals(bootId())
-                || pidNamespace == null || !pidNamespace.equals(pidNamespace())) {
+        if (hostname == null || !hostname.equals(localHostname()) || !same(bootId, currentBootId())
+                || !same(pidNamespace, currentPidNamespace())) {
             return false;
         }
         return processGone(pid, processStart);
@@ -60,7 +71,7 @@ public record Holder(String hostname, long pid, String processStart, String sess
     }
 
     /** The kernel's id of this boot (Linux), or "" where there is none. */
-    public static String bootId() {
+    public static String currentBootId() {
         try {
             return Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
         } catch (java.io.IOException | RuntimeException e) {
@@ -69,7 +80,7 @@ public record Holder(String hostname, long pid, String processStart, String sess
     }
 
     /** This process's pid namespace (Linux: the inode behind /proc/self/ns/pid), or "". */
-    public static String pidNamespace() {
+    public static String currentPidNamespace() {
         try {
             return Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
         } catch (java.io.IOException | RuntimeException e) {

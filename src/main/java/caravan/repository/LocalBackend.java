@@ -52,7 +52,8 @@ public final class LocalBackend implements Backend {
     }
 
     @Override
-    public void store(String key, Path file) throws IOException {
+    public void store(String key, Path file, Runnable check) throws IOException {
+        check.run();
         Path target = resolve(key);
         Files.createDirectories(target.getParent());
         Path tmp = tempFor(target);

@@ -41,12 +41,20 @@ public final class PendingSnapshot implements AutoCloseable {
     /** Set when the heartbeat found its marker gone or taken: the snapshot must not be committed. */
     private volatile boolean disrupted;
     private final Object markerLock = new Object();
+    /** Ids of the snapshots this process is writing now: a marker of ours that is not here was left by a failed abort. */
+    private static final java.util.Set<String> WRITING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** True when the marker is this process's and no snapshot of that id is being written here any more. */
+    static boolean leftByThisProcess(Marker m) {
+        return m.holder != null && m.holder.isThisProcess() && !WRITING.contains(m.id);
+    }
 
     private PendingSnapshot(SnapshotStore store, SnapshotManifest manifest, Marker marker, RepositorySettings settings) {
         this.store = store;
         this.manifest = manifest;
         this.marker = marker;
         this.settings = settings;
+        WRITING.add(manifest.id);
         this.heartbeat = Heartbeat.start("the in-progress marker of snapshot " + manifest.id + " in " + store.name(),
                 settings.heartbeat(), now -> writeMarker(now));
     }
@@ -135,8 +143,13 @@ public final class PendingSnapshot implements AutoCloseable {
 
     /** Stores a sealed file (the backend confirms size and, where it can, content) and records its entry. */
     public void upload(SnapshotManifest.StoredObject o, Path sealed) throws IOException {
+        upload(o, sealed, () -> { });
+    }
+
+    /** As above; {@code check} runs between parts and may throw to stop the upload. */
+    public void upload(SnapshotManifest.StoredObject o, Path sealed, Runnable check) throws IOException {
         try {
-            store.backend().store(o.key, sealed);
+            store.backend().store(o.key, sealed, check);
         } catch (IOException e) {
             if (Storage.isNoSpace(e)) {
                 throw Storage.noSpace("storing " + o.name + " in " + store.name() + " at " + store.backend().location(), e);
@@ -194,6 +207,7 @@ public final class PendingSnapshot implements AutoCloseable {
             throw e;
         }
         committed = true;
+        WRITING.remove(manifest.id);
         try {
             store.backend().delete(SnapshotStore.markerKey(manifest.id));
         } catch (IOException e) {
@@ -233,6 +247,7 @@ public final class PendingSnapshot implements AutoCloseable {
             aborted = true;
             finished = true;
         }
+        WRITING.remove(manifest.id);
         heartbeat.close();
         try {
             store.deleteObjects(manifest.id);

@@ -32,6 +32,8 @@ public final class RepositoryLock implements AutoCloseable {
         public String heartbeat;
     }
 
+    /** Ids of the locks this process holds now: one of ours that is not here was left by a failed release. */
+    private static final java.util.Set<String> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Backend backend;
     private final LockFile lock;
     private final Heartbeat heartbeat;
@@ -40,6 +42,7 @@ public final class RepositoryLock implements AutoCloseable {
     private RepositoryLock(Backend backend, LockFile lock, RepositorySettings settings, String repo) {
         this.backend = backend;
         this.lock = lock;
+        HELD.add(lock.id);
         this.heartbeat = Heartbeat.start("the lock of " + lock.target + " in " + repo, settings.heartbeat(), now -> {
             synchronized (this) {
                 if (!released) {
@@ -123,7 +126,9 @@ public final class RepositoryLock implements AutoCloseable {
             if (!mine.target.equals(l.target)) {
                 continue;
             }
-            if (l.holder == null || l.holder.deadOnThisHost() || Instant.parse(l.heartbeat).isBefore(staleBefore)) {
+            boolean oursButReleased = l.holder != null && l.holder.isThisProcess() && !HELD.contains(l.id);
+            if (l.holder == null || oursButReleased || l.holder.deadOnThisHost()
+                    || Instant.parse(l.heartbeat).isBefore(staleBefore)) {
                 LOG.info("removing the stale lock of {} held by {} (last heartbeat {})", l.target, l.holder, l.heartbeat);
                 backend.delete(o.key());
                 continue;
@@ -139,6 +144,7 @@ public final class RepositoryLock implements AutoCloseable {
             return;
         }
         released = true;
+        HELD.remove(lock.id);
         heartbeat.close();
         try {
             backend.delete(key(lock.id));

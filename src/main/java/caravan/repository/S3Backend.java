@@ -149,7 +149,11 @@ public final class S3Backend implements Backend {
             client.headBucket(r -> r.bucket(bucket));
         } catch (S3Exception e) {
             if (e.statusCode() == 404 && settings.autoCreateBucket()) {
-                client.createBucket(r -> r.bucket(bucket));
+                try {
+                    client.createBucket(r -> r.bucket(bucket));
+                } catch (software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException raced) {
+                    // another first backup created it a moment ago: that is what we wanted
+                }
             } else if (e.statusCode() == 404) {
                 throw new CaravanException("BucketNotFound", where + ".bucket: bucket " + bucket + " does not exist");
             } else if (e.statusCode() == 403) {
@@ -195,7 +199,7 @@ public final class S3Backend implements Backend {
      * from the sealed file twice (MD5, then the request body), never held in the heap.
      */
     @Override
-    public void store(String key, Path file) throws IOException {
+    public void store(String key, Path file, Runnable check) throws IOException {
         long size = Files.size(file);
         String full = fullKey(key);
         // S3 takes at most 10,000 parts: a larger object gets larger parts
@@ -206,7 +210,7 @@ public final class S3Backend implements Backend {
                 client.putObject(r -> r.bucket(bucket).key(full).contentLength(size).contentMD5(md5),
                         RequestBody.fromFile(file));
             } else {
-                multipart(full, file, size, part);
+                multipart(full, file, size, part, check);
             }
             long stored = client.headObject(r -> r.bucket(bucket).key(full)).contentLength();
             if (stored != size) {
@@ -219,12 +223,13 @@ public final class S3Backend implements Backend {
         }
     }
 
-    private void multipart(String full, Path file, long size, long part) throws IOException {
+    private void multipart(String full, Path file, long size, long part, Runnable check) throws IOException {
         String uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(full)).uploadId();
         try {
             List<CompletedPart> parts = new ArrayList<>();
             int n = 1;
             for (long off = 0; off < size; off += part, n++) {
+                check.run(); // a cancelled or timed-out session stops between parts (the upload is then aborted)
                 long len = Math.min(part, size - off);
                 long from = off;
                 int number = n;

@@ -479,7 +479,7 @@ public final class SnapshotStore implements AutoCloseable {
             if (f.marker != null) {
                 PendingSnapshot.Marker mk = PendingSnapshot.readMarker(backend, id);
                 dead = mk == null ? f.marker.lastModified().isBefore(now.minus(settings.staleAfter()))
-                        : mk.holder == null || mk.holder.deadOnThisHost()
+                        : mk.holder == null || mk.holder.deadOnThisHost() || PendingSnapshot.leftByThisProcess(mk)
                         || Instant.parse(mk.heartbeat).isBefore(now.minus(settings.staleAfter()));
             } else {
                 dead = f.newest != null && f.newest.isBefore(now.minus(settings.leftoverGrace()));

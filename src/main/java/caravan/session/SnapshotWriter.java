@@ -134,7 +134,7 @@ public final class SnapshotWriter {
         SnapshotManifest.StoredObject o = exchange.getProperty(OBJECT, SnapshotManifest.StoredObject.class);
         run.checkDeadline("uploading " + o.name);
         Path sealed = exchange.getIn().getBody(java.io.File.class).toPath();
-        run.pending.upload(o, sealed);
+        run.pending.upload(o, sealed, () -> run.checkDeadline("uploading " + o.name));
         run.addStage("upload", exchange.getProperty(UPLOAD_START, Instant.class));
         Files.deleteIfExists(sealed);
     }

@@ -39,8 +39,8 @@ public final class Workspace {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             ProcessHandle me = ProcessHandle.current();
             Files.writeString(run.workspace.resolve(OWNER), me.pid() + " "
-                    + me.info().startInstant().map(Instant::toString).orElse("-") + " " + orDash(Holder.bootId()) + " "
-                    + orDash(Holder.pidNamespace()) + "\n", StandardCharsets.UTF_8);
+                    + me.info().startInstant().map(Instant::toString).orElse("-") + " " + orDash(Holder.currentBootId()) + " "
+                    + orDash(Holder.currentPidNamespace()) + "\n", StandardCharsets.UTF_8);
             LOG.debug("{}: workspace {}", run.describe(), run.workspace);
         } catch (IOException e) {
             if (Storage.isNoSpace(e)) {
@@ -108,7 +108,7 @@ public final class Workspace {
      */
     static boolean ownerGone(String owner) {
         String[] w = owner.strip().split(" ");
-        if (w.length < 4 || !w[2].equals(orDash(Holder.bootId())) || !w[3].equals(orDash(Holder.pidNamespace()))) {
+        if (w.length < 4 || !w[2].equals(orDash(Holder.currentBootId())) || !w[3].equals(orDash(Holder.currentPidNamespace()))) {
             return false;
         }
         try {

@@ -78,7 +78,7 @@ class PushgatewayTest {
             Cli.Result listed = Cli.run("snapshots", "-f", dir.toString(), "--repository", "repo", "-o", "json",
                     "--set", "caravan.kdf.iterations=2000");
             assertThat(listed.exit()).as(listed.all()).isZero();
-            JsonNode snapshots = Yaml.JSON.readTree(listed.stdout());
+            JsonNode snapshots = Yaml.JSON.readTree(listed.stdout()).path("snapshots");
             assertThat(snapshots.size()).isEqualTo(1);
             JsonNode snap = snapshots.get(0);
             String m = pg.metrics();

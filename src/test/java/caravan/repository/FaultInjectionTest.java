@@ -256,6 +256,28 @@ class FaultInjectionTest {
         assertThat(json.path("inProgress").size()).isZero();
     }
 
+    @Test
+    void sigtermDuringAMultipartUploadStopsBetweenPartsAndLeavesNothing() throws Exception {
+        Path dir = manifests("sigterm-upload", null, null);
+        Path bucket = s3.dataDir().resolve("faults");
+        Cli.Running run = Cli.start(List.of(), args(dir, "s3-backup", null, "--set", "caravan.s3.part-size=5242880")
+                .toArray(String[]::new));
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(10))
+                .until(() -> files(bucket).stream().anyMatch(f -> f.contains(".mpus") || f.contains("mpus-")));
+        long t0 = System.nanoTime();
+        run.signal("TERM");
+        Cli.Result r = run.await(Duration.ofSeconds(30));
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("ms to exit after SIGTERM").isLessThan(5000);
+        assertThat(r.exit()).isEqualTo(143);
+        JsonNode st = status(r);
+        assertThat(st.path("phase").asText()).as(r.all()).isEqualTo("Failed");
+        assertThat(st.path("conditions").toString()).as(r.all()).contains("SIGTERM");
+        assertNoTempDirs(dir.resolve("work"));
+        JsonNode json = Yaml.JSON.readTree(listing(dir, "s3").stdout());
+        assertThat(json.path("snapshots").size()).isZero();
+        assertThat(json.path("inProgress").size()).isZero();
+    }
+
     private static void assertFailedPhase(Cli.Result r, String reason, String inMessage) throws Exception {
         JsonNode st = status(r);
         assertThat(st.path("phase").asText()).as(r.all()).isEqualTo("Failed");

@@ -291,7 +291,7 @@ class RepositoryTrustTest {
         }
 
         @Override public String location() { return real.location(); }
-        @Override public void store(String key, Path file) throws java.io.IOException { real.store(key, file); }
+        @Override public void store(String key, Path file, Runnable check) throws java.io.IOException { real.store(key, file, check); }
         @Override public boolean createExclusive(String key, byte[] content) throws java.io.IOException { return real.createExclusive(key, content); }
         @Override public java.io.InputStream open(String key) throws java.io.IOException { return real.open(key); }
         @Override public List<ObjectInfo> list(String prefix) throws java.io.IOException { return real.list(prefix); }
@@ -326,7 +326,7 @@ class RepositoryTrustTest {
     @Test
     void aSecondBackupOfTheSameTargetWaitsForTheFirst() throws Exception {
         Path dir = manifests("wait");
-        Cli.Running first = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slow(3));
+        Cli.Running first = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slow(12));
         await().atMost(Duration.ofSeconds(60)).until(() -> !files(localRepo(dir).resolve("locks")).isEmpty());
         Cli.Result second = backup(dir, "local-a");
         String idSecond = snapshotId(second);
