@@ -66,7 +66,12 @@ public final class EtcdDump {
 
     /** caravan.etcd.stall-timeout: a snapshot stream that sends nothing for this long is ended. */
     private static Duration stallTimeout(SessionRun run) {
-        return Durations.parse(run.camel.getPropertiesComponent().resolveProperty("caravan.etcd.stall-timeout").orElse("2m"));
+        return Durations.parse(prop(run.camel, "caravan.etcd.stall-timeout"));
+    }
+
+    private static String prop(org.apache.camel.CamelContext camel, String key) {
+        return camel.getPropertiesComponent().resolveProperty(key)
+                .orElseThrow(() -> new IllegalStateException("property " + key + " has no value (application.properties)"));
     }
 
     public void saved(Exchange ex, @ExchangeProperty("run") SessionRun run) {
