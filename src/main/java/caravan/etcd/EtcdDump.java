@@ -66,7 +66,8 @@ public final class EtcdDump {
 
     /** caravan.etcd.stall-timeout: a snapshot stream that sends nothing for this long is ended. */
     private static Duration stallTimeout(SessionRun run) {
-        return Durations.parse(prop(run.camel, "caravan.etcd.stall-timeout"));
+        org.apache.camel.CamelContext camel = run.camel;
+        return Durations.parse(prop(camel, "caravan.etcd.stall-timeout"));
     }
 
     private static String prop(org.apache.camel.CamelContext camel, String key) {
