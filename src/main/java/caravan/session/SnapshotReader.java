@@ -53,7 +53,9 @@ public final class SnapshotReader {
             run.snapshot = latest;
         } else {
             run.snapshot = run.store.find(wanted).orElseThrow(() -> new CaravanException("SnapshotNotFound",
-                    run.requestedFrom + ": snapshot \"" + wanted + "\" not found in " + run.repositoryName()));
+                    run.requestedFrom + ": snapshot \"" + wanted + "\" not found in " + run.repositoryName()
+                    + (wanted.matches("Infinity|-?[0-9.]+([eE][-+]?[0-9]+)?") && !wanted.matches("[0-9a-f]{1,8}")
+                    ? " (YAML read the id as a number: quote it, e.g. \"1e505913\")" : "")));
         }
         if (!run.driver.equals(run.snapshot.driver)) {
             throw new CaravanException("SnapshotMismatch", run.requestedFrom + ": snapshot " + run.snapshot.id
