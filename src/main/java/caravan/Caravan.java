@@ -1,5 +1,8 @@
 package caravan;
 
+import caravan.util.CaravanException;
+import caravan.session.CaravanRuntime;
+
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Repository;

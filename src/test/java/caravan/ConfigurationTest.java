@@ -1,5 +1,7 @@
 package caravan;
 
+import caravan.session.CaravanRuntime;
+
 import caravan.session.Settings;
 import caravan.util.Paths2;
 import org.junit.jupiter.api.Test;

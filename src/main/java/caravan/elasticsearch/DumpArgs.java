@@ -1,6 +1,6 @@
 package caravan.elasticsearch;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;

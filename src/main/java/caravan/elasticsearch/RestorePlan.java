@@ -1,6 +1,6 @@
 package caravan.elasticsearch;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.repository.SnapshotManifest;
 import caravan.session.RestoreRun;
 import org.apache.camel.Exchange;

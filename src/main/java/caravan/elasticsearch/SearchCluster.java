@@ -1,6 +1,6 @@
 package caravan.elasticsearch;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.manifests.Yaml;
 import com.fasterxml.jackson.databind.JsonNode;
 

@@ -1,6 +1,6 @@
 package caravan.elasticsearch;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.session.BackupRun;
 import caravan.session.SessionRun;
 import caravan.util.Commands;

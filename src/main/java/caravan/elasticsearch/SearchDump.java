@@ -1,6 +1,6 @@
 package caravan.elasticsearch;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.session.BackupRun;
 import caravan.util.Commands;
 import caravan.util.Durations;

@@ -38,7 +38,7 @@ public final class Templates {
                 continue; // none of this kind, or a version without it (composable templates came in 7.8)
             }
             if (!r.ok() || r.body() == null) {
-                throw new caravan.CaravanException("DumpFailed", "listing the cluster's " + kind.replace('_', ' ')
+                throw new caravan.util.CaravanException("DumpFailed", "listing the cluster's " + kind.replace('_', ' ')
                         + "s failed: " + r.reason());
             }
             JsonNode kept;

@@ -1,6 +1,6 @@
 package caravan.etcd;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.manifests.Yaml;
 import caravan.session.RestoreRun;
 import caravan.util.Durations;

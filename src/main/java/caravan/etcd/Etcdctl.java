@@ -1,6 +1,6 @@
 package caravan.etcd;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.session.Reachability;
 import caravan.session.RestoreRun;
 import caravan.session.SessionRun;

@@ -1,6 +1,6 @@
 package caravan.manifests;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 
 /**
  * Input that fails validation before any work starts: a manifest, a property or a {@code --set} value.

@@ -1,6 +1,6 @@
 package caravan.manifests;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.AppBinding;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;

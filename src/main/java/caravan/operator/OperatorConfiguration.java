@@ -111,7 +111,7 @@ public final class OperatorConfiguration implements CamelConfiguration {
     static Map<String, String> tuning() {
         Map<String, String> env = new java.util.TreeMap<>();
         java.nio.file.Path file = java.nio.file.Path.of(System.getenv().getOrDefault("CARAVAN_CONFIG",
-                System.getProperty("caravan.config", caravan.CaravanRuntime.CONFIG_FILE)));
+                System.getProperty("caravan.config", caravan.session.CaravanRuntime.CONFIG_FILE)));
         if (!java.nio.file.Files.isReadable(file)) {
             return env;
         }
@@ -134,7 +134,7 @@ public final class OperatorConfiguration implements CamelConfiguration {
     static Map<String, String> podLabel(String value) {
         String[] kv = value.split("=", 2);
         if (kv.length != 2 || kv[0].isBlank() || kv[1].isBlank()) {
-            throw new caravan.CaravanException("InvalidConfiguration", "caravan.operator.leader-pod-label is '" + value
+            throw new caravan.util.CaravanException("InvalidConfiguration", "caravan.operator.leader-pod-label is '" + value
                     + "'; it must be KEY=VALUE, e.g. app.kubernetes.io/name=caravan");
         }
         return Map.of(kv[0].strip(), kv[1].strip());

@@ -1,6 +1,6 @@
 package caravan.operator;
 
-import caravan.CaravanRuntime;
+import caravan.session.CaravanRuntime;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
 import java.util.LinkedHashMap;

@@ -1,6 +1,6 @@
 package caravan.operator;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.manifests.Yaml;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.PodSpec;

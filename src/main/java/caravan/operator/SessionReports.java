@@ -1,6 +1,6 @@
 package caravan.operator;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Condition;

@@ -1,6 +1,6 @@
 package caravan.operator;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.Condition;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;

@@ -103,7 +103,7 @@ public final class Verification {
             }
             wasBad.forEach(id -> damaged.add(id));
             result = new Result(damaged.isEmpty(), todo.size(), damaged);
-        } catch (caravan.CaravanException e) {
+        } catch (caravan.util.CaravanException e) {
             if ("RepositoryNotInitialized".equals(e.reason())) {
                 LOG.debug("{}: nothing backed up yet, nothing to verify", name);
             } else {

@@ -1,6 +1,6 @@
 package caravan.repository;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.Repository;
 import org.apache.camel.CamelContext;
 

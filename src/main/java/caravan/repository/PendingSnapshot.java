@@ -1,6 +1,6 @@
 package caravan.repository;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.manifests.Yaml;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

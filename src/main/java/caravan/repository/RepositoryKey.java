@@ -1,6 +1,6 @@
 package caravan.repository;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import com.google.crypto.tink.InsecureSecretKeyAccess;
 import com.google.crypto.tink.StreamingAead;
 import com.google.crypto.tink.streamingaead.AesGcmHkdfStreamingKey;

@@ -1,6 +1,6 @@
 package caravan.repository;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 
 /**
  * A full disk or quota, wherever it happens (the temp dir, a local repository): not transient, so not

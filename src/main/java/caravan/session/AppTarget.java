@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.AppBinding;
 import caravan.api.Refs;
 import caravan.manifests.Manifests;

@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;

@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import org.apache.camel.Exchange;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkClientException;

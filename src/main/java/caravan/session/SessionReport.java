@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.BackupSession;
 import caravan.api.RestoreSession;
 import caravan.repository.SnapshotManifest;

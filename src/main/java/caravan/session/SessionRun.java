@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.api.Condition;
 import caravan.api.Repository;
 import caravan.manifests.Manifests;

@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.repository.Backends;
 import caravan.repository.SnapshotManifest;
 import caravan.repository.SnapshotStore;

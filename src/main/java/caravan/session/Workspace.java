@@ -1,6 +1,6 @@
 package caravan.session;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.repository.Holder;
 import caravan.repository.Storage;
 import caravan.util.Paths2;

@@ -1,6 +1,6 @@
 package caravan.util;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import org.apache.camel.Exchange;
 import org.apache.camel.component.exec.ExecBinding;
 import org.apache.camel.component.exec.ExecResult;

@@ -1,6 +1,6 @@
 package caravan.kamelet;
 
-import caravan.CaravanRuntime;
+import caravan.session.CaravanRuntime;
 import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;

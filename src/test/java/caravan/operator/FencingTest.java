@@ -1,6 +1,6 @@
 package caravan.operator;
 
-import caravan.CaravanRuntime;
+import caravan.session.CaravanRuntime;
 import caravan.api.AppBinding;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;

@@ -1,6 +1,6 @@
 package caravan.operator;
 
-import caravan.CaravanRuntime;
+import caravan.session.CaravanRuntime;
 import caravan.testing.Ports;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;

@@ -1,7 +1,7 @@
 package caravan.operator;
 
 import caravan.Caravan;
-import caravan.CaravanRuntime;
+import caravan.session.CaravanRuntime;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Repository;

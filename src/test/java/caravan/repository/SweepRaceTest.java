@@ -1,6 +1,6 @@
 package caravan.repository;
 
-import caravan.CaravanException;
+import caravan.util.CaravanException;
 import caravan.manifests.Yaml;
 import caravan.util.Paths2;
 import com.fasterxml.jackson.databind.node.ObjectNode;

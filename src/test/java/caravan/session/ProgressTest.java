@@ -22,7 +22,7 @@ class ProgressTest {
                 Duration.ZERO, null);
         BackupConfiguration bc = new BackupConfiguration();
         bc.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace("demo").withName("x").build());
-        BackupRun run = new BackupRun(null, new Manifests("demo"), s, bc, caravan.CaravanRuntime.newSession(bc));
+        BackupRun run = new BackupRun(null, new Manifests("demo"), s, bc, caravan.session.CaravanRuntime.newSession(bc));
         List<Progress.Info> seen = new ArrayList<>();
         run.progressListener = seen::add;
         Progress p = new Progress(run, "sealing snapshot.db", 1000);

@@ -1,7 +1,7 @@
 package caravan.session;
 
-import caravan.CaravanException;
-import caravan.CaravanRuntime;
+import caravan.util.CaravanException;
+import caravan.session.CaravanRuntime;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Repository;

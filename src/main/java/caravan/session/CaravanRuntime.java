@@ -1,4 +1,6 @@
-package caravan;
+package caravan.session;
+
+import caravan.util.CaravanException;
 
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;

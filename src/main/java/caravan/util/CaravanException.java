@@ -1,4 +1,4 @@
-package caravan;
+package caravan.util;
 
 import caravan.util.Redactor;
 
