@@ -41,6 +41,7 @@ public final class PendingSnapshot implements AutoCloseable {
     /** Set when the heartbeat found its marker gone or taken: the snapshot must not be committed. */
     private volatile boolean disrupted;
     private final Object markerLock = new Object();
+    private volatile boolean committed;
     /** Ids of the snapshots this process is writing now: a marker of ours that is not here was left by a failed abort. */
     private static final java.util.Set<String> WRITING = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -167,8 +168,6 @@ public final class PendingSnapshot implements AutoCloseable {
      * the store with its size, writes the sealed manifest (never over another), checks the objects once more,
      * then removes the marker. Throws, leaving no manifest, when anything is off.
      */
-    private volatile boolean committed;
-
     public void commit() throws IOException {
         String what = "snapshot " + manifest.id + " in " + store.name();
         synchronized (markerLock) {
