@@ -69,9 +69,18 @@ public final class PendingSnapshot implements AutoCloseable {
         for (int attempt = 0; ; attempt++) {
             m.id = store.newSnapshotId();
             mk.id = m.id;
-            if (store.backend().createExclusive(SnapshotStore.markerKey(m.id), json(mk))) {
+            WRITING.add(m.id); // before the marker exists: a sweep in this process must not take it for left over
+            boolean created;
+            try {
+                created = store.backend().createExclusive(SnapshotStore.markerKey(m.id), json(mk));
+            } catch (IOException | RuntimeException e) {
+                WRITING.remove(m.id);
+                throw e;
+            }
+            if (created) {
                 break;
             }
+            WRITING.remove(m.id);
             if (attempt > 5) {
                 throw new IOException("cannot claim a fresh snapshot id in " + store.name());
             }

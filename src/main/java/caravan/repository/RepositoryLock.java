@@ -72,8 +72,15 @@ public final class RepositoryLock implements AutoCloseable {
             mine.holder = holder;
             mine.acquired = Instant.now().toString();
             mine.heartbeat = mine.acquired;
-            backend.createExclusive(key(mine.id), json(mine));
-            LockFile other = liveOther(backend, mine, settings);
+            HELD.add(mine.id); // before it exists: another thread of this process must not take it for released
+            LockFile other;
+            try {
+                backend.createExclusive(key(mine.id), json(mine));
+                other = liveOther(backend, mine, settings);
+            } catch (IOException | RuntimeException e) {
+                HELD.remove(mine.id);
+                throw e;
+            }
             if (other == null) {
                 if (waited) {
                     LOG.info("{}: took the lock of {} after waiting", repo, target);
@@ -81,6 +88,7 @@ public final class RepositoryLock implements AutoCloseable {
                 return new RepositoryLock(backend, mine, settings, repo);
             }
             backend.delete(key(mine.id));
+            HELD.remove(mine.id);
             check.run();
             if (Instant.now().isAfter(deadline)) {
                 throw new CaravanException("RepositoryLocked", repo + ": another backup of " + target + " holds the lock ("

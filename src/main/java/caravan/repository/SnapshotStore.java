@@ -139,7 +139,8 @@ public final class SnapshotStore implements AutoCloseable {
                     Optional<byte[]> raw = backend.read(o.key());
                     if (raw.isPresent()) {
                         ManifestCodec.Envelope e = Yaml.JSON.readValue(raw.get(), ManifestCodec.Envelope.class);
-                        if (e.key != null && e.key.kdf != null && e.key.kdf.salt != null) {
+                        if (e.key != null && e.key.kdf != null && e.key.kdf.salt != null
+                                && e.key.kdf.iterations >= 1 && e.key.kdf.iterations <= MAX_ITERATIONS) {
                             return e.key;
                         }
                     }
