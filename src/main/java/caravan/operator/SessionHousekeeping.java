@@ -34,6 +34,9 @@ public final class SessionHousekeeping {
             return;
         }
         BackupSession s = BackupSession.of(bc);
+        BackupSession.Status pending = new BackupSession.Status();
+        pending.phase = BackupSession.PENDING;
+        s.setStatus(pending); // kept where the API server takes status on create; else written below
         try {
             s = cluster.api(BackupSession.class).inNamespace(ns).resource(s).create();
         } catch (KubernetesClientException e) {
@@ -44,6 +47,9 @@ public final class SessionHousekeeping {
             throw e;
         }
         LOG.info("BackupConfiguration {}/{}: created BackupSession {}", ns, name, s.getMetadata().getName());
+        if (s.getStatus() != null && BackupSession.PENDING.equals(s.getStatus().phase)) {
+            return; // the status came with the object: no second write that could land after a claim
+        }
         // Stash's lifecycle: Pending until an executor claims it (Running, or Skipped); only an unset phase is
         // written, and a real API server rejects this write if the claim came first (resourceVersion)
         cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
