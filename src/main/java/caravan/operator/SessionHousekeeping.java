@@ -91,7 +91,10 @@ public final class SessionHousekeeping {
         }
     }
 
-    /** Keeps the newest {@code backupHistoryLimit} (default 1) finished BackupSessions of a configuration. */
+    /**
+     * Keeps the newest {@code backupHistoryLimit} (default 1) finished BackupSessions of a configuration, and
+     * the newest Succeeded one whatever came after it.
+     */
     void pruneHistory(BackupConfiguration bc) {
         if (bc.getSpec() == null) {
             return;
@@ -103,7 +106,13 @@ public final class SessionHousekeeping {
                 .sorted(Comparator.comparing((BackupSession s) -> s.getMetadata().getCreationTimestamp()).reversed()
                         .thenComparing(s -> s.getMetadata().getName(), Comparator.reverseOrder()))
                 .toList();
+        // the newest Succeeded session is kept too: Skipped firings after it must not erase the last good backup's record
+        BackupSession lastGood = finished.stream().filter(x -> BackupSession.SUCCEEDED.equals(x.getStatus().phase))
+                .findFirst().orElse(null);
         for (BackupSession old : finished.subList(Math.min(limit, finished.size()), finished.size())) {
+            if (old == lastGood) {
+                continue;
+            }
             cluster.api(BackupSession.class).inNamespace(ns).withName(old.getMetadata().getName()).delete();
             LOG.debug("pruned BackupSession {}/{} (backupHistoryLimit {})", ns, old.getMetadata().getName(), limit);
         }
