@@ -44,7 +44,7 @@ public abstract class SessionRun implements caravan.util.Deadline {
 
     /** Adds the time since {@code start} to a stage's total; safe from parallel branches (one per index). */
     public void addStage(String stage, Instant start) {
-        double seconds = Duration.between(start, Instant.now()).toMillis() / 1000.0;
+        double seconds = Duration.between(start, Instant.now()).toNanos() / 1e9; // a sub-millisecond stage is not 0
         synchronized (stageSeconds) {
             stageSeconds.merge(stage, seconds, Double::sum);
         }
