@@ -128,18 +128,25 @@ public final class SessionReports {
                     .withName(s.getSpec().invoker.name).build());
         }
         BackupRun run = new BackupRun(camel, cluster.forBackup(bc), settings, bc, s);
-        run.progressListener = p -> {
-            try {
-                cluster.updateStatus(BackupSession.class, ns, s.getMetadata().getName(), latest -> {
-                    checkStillMine(latest, latest.getStatus() == null ? null : latest.getStatus().conditions,
-                            latest.getStatus() == null ? null : latest.getStatus().phase, uid, claim);
-                    latest.getStatus().progress = p;
-                });
-            } catch (Fenced e) {
-                LOG.debug("progress not written: {}", e.getMessage());
-            }
-        };
+        run.progressListener = p -> writeProgress(BackupSession.class, ns, s.getMetadata().getName(), uid, claim,
+                latest -> latest.getStatus() == null ? null : latest.getStatus().conditions,
+                latest -> latest.getStatus() == null ? null : latest.getStatus().phase,
+                latest -> latest.getStatus().progress = p);
         return run;
+    }
+
+    /** A running session's progress, written only while it is still this runner's (fenced like the outcome). */
+    private <T extends io.fabric8.kubernetes.api.model.HasMetadata> void writeProgress(Class<T> type, String ns,
+            String name, String uid, Claim claim, java.util.function.Function<T, List<Condition>> conditions,
+            java.util.function.Function<T, String> phase, java.util.function.Consumer<T> set) {
+        try {
+            cluster.updateStatus(type, ns, name, latest -> {
+                checkStillMine(latest, conditions.apply(latest), phase.apply(latest), uid, claim);
+                set.accept(latest);
+            });
+        } catch (Fenced e) {
+            LOG.debug("progress not written: {}", e.getMessage());
+        }
     }
 
     /** Body: the finished BackupRun. Writes its status, the Repository's, and prunes old sessions. */
@@ -220,17 +227,11 @@ public final class SessionReports {
             claims.put(uid, claim);
         }
         RestoreRun run = new RestoreRun(camel, cluster.forRestore(s), settings, s);
-        run.progressListener = p -> {
-            try {
-                cluster.updateStatus(RestoreSession.class, s.getMetadata().getNamespace(), s.getMetadata().getName(), latest -> {
-                    checkStillMine(latest, latest.getStatus() == null ? null : latest.getStatus().conditions,
-                            latest.getStatus() == null ? null : latest.getStatus().phase, uid, claim);
-                    latest.getStatus().progress = p;
-                });
-            } catch (Fenced e) {
-                LOG.debug("progress not written: {}", e.getMessage());
-            }
-        };
+        run.progressListener = p -> writeProgress(RestoreSession.class, s.getMetadata().getNamespace(),
+                s.getMetadata().getName(), uid, claim,
+                latest -> latest.getStatus() == null ? null : latest.getStatus().conditions,
+                latest -> latest.getStatus() == null ? null : latest.getStatus().phase,
+                latest -> latest.getStatus().progress = p);
         return run;
     }
 

@@ -76,19 +76,7 @@ public final class CaravanRuntime implements AutoCloseable {
 
     /** Starts Camel. Precedence: {@code overrides} (--set), the config file, the environment, application.properties. */
     public static CaravanRuntime start(Map<String, String> overrides) {
-        Main main = newMain(overrides);
-        try {
-            main.start();
-        } catch (Exception e) {
-            stopQuietly(main);
-            for (Throwable c = e; c != null; c = c.getCause()) {
-                if (c instanceof CaravanException ce) {
-                    throw ce; // a bad property, named
-                }
-            }
-            throw new IllegalStateException("Camel did not start: " + e.getMessage(), e);
-        }
-        return new CaravanRuntime(main);
+        return started(newMain(overrides));
     }
 
     /**
@@ -102,6 +90,10 @@ public final class CaravanRuntime implements AutoCloseable {
         forced.forEach(main::addOverrideProperty);
         initial.forEach(main::addInitialProperty);
         main.configure().addConfiguration(configuration);
+        return started(main);
+    }
+
+    private static CaravanRuntime started(Main main) {
         try {
             main.start();
         } catch (Exception e) {
