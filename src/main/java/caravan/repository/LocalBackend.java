@@ -75,11 +75,8 @@ public final class LocalBackend implements Backend {
     @Override
     public boolean createExclusive(String key, byte[] content) throws IOException {
         Path target = resolve(key);
-        Files.createDirectories(target.getParent());
-        Path tmp = tempFor(target);
+        Path tmp = staged(target, content);
         try {
-            Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            fsync(tmp);
             try {
                 // link(2) fails if the name exists: of two writers exactly one wins, and nobody ever sees a part
                 Files.createLink(target, tmp);
@@ -102,6 +99,20 @@ public final class LocalBackend implements Backend {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /** The content in a fsynced temporary file beside {@code target} (the caller moves or links it, then deletes it). */
+    private static Path staged(Path target, byte[] content) throws IOException {
+        Files.createDirectories(target.getParent());
+        Path tmp = tempFor(target);
+        try {
+            Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            fsync(tmp);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        return tmp;
     }
 
     private static void fsync(Path file) throws IOException {
@@ -160,11 +171,8 @@ public final class LocalBackend implements Backend {
     @Override
     public void write(String key, byte[] content) throws IOException {
         Path target = resolve(key);
-        Files.createDirectories(target.getParent());
-        Path tmp = tempFor(target);
+        Path tmp = staged(target, content);
         try {
-            Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            fsync(tmp);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             fsyncDir(target.getParent());
         } finally {
