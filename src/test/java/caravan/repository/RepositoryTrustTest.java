@@ -95,20 +95,9 @@ class RepositoryTrustTest {
         return dir;
     }
 
+    /** Fixture's BackupConfiguration, backed up as host {@code host} (target.alias). */
     private static String backupConfiguration(String name, String repo, String host) {
-        return """
-                apiVersion: stash.appscode.com/v1beta1
-                kind: BackupConfiguration
-                metadata: {name: %s, namespace: demo}
-                spec:
-                  schedule: "*/5 * * * *"
-                  task: {name: etcd-backup-3.5.0}
-                  repository: {name: %s}
-                  target:
-                    alias: %s
-                    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: etcd}
-                  retentionPolicy: {name: keep-last-10, keepLast: 10, prune: true}
-                """.formatted(name, repo, host);
+        return Fixture.backupConfiguration(name, repo, "etcd", 10, "").replace("  target:\n", "  target:\n    alias: " + host + "\n");
     }
 
     private static String restoreSession(String name, String repo, String snapshot, Path dataDir) {
