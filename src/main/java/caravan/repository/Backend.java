@@ -2,6 +2,7 @@ package caravan.repository;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -26,8 +27,44 @@ public interface Backend extends AutoCloseable {
         store(key, file, () -> { });
     }
 
-    /** As {@link #store(String, Path)}; {@code check} runs between parts and may throw to stop (a cancelled session). */
-    void store(String key, Path file, Runnable check) throws IOException;
+    /**
+     * As {@link #store(String, Path)}; {@code check} runs between parts and may throw to stop (a cancelled
+     * session). The default streams the file through {@link #store(String, InputStream, Runnable)} and checks
+     * the stored size against the file's; a backend that can re-read a part on a retry may do better.
+     */
+    default void store(String key, Path file, Runnable check) throws IOException {
+        long want = Files.size(file);
+        long got;
+        try (InputStream in = Files.newInputStream(file)) {
+            got = store(key, in, check);
+        }
+        if (got != want) {
+            throw new IOException("stored " + got + " bytes of " + want + " for " + location() + "/" + key);
+        }
+    }
+
+    /**
+     * Stores a stream of unknown length under {@code key}, read to its end, and returns the number of bytes
+     * stored, with the same promise as {@link #store(String, Path)}: it returns only once the store has
+     * confirmed every byte, and a failure (of the store, of {@code content}, or of {@code check}) leaves no
+     * object under {@code key}. Memory stays bounded whatever the length (at most a few parts in flight).
+     */
+    long store(String key, InputStream content, Runnable check) throws IOException;
+
+    /**
+     * A ranged read: {@code length} bytes of the object from {@code offset} (fewer if it ends first). The
+     * default skips; a backend with ranged requests (HTTP Range, a seek) overrides it.
+     */
+    default InputStream open(String key, long offset, long length) throws IOException {
+        InputStream in = open(key);
+        try {
+            in.skipNBytes(offset);
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
+        return org.apache.commons.io.input.BoundedInputStream.builder().setInputStream(in).setMaxCount(length).get();
+    }
 
     /**
      * Writes a small object only if none exists under {@code key}: true when this call created it, false when

@@ -282,6 +282,7 @@ class RepositoryTrustTest {
 
         @Override public String location() { return real.location(); }
         @Override public void store(String key, Path file, Runnable check) throws java.io.IOException { real.store(key, file, check); }
+        @Override public long store(String key, java.io.InputStream in, Runnable check) throws java.io.IOException { return real.store(key, in, check); }
         @Override public boolean createExclusive(String key, byte[] content) throws java.io.IOException { return real.createExclusive(key, content); }
         @Override public java.io.InputStream open(String key) throws java.io.IOException { return real.open(key); }
         @Override public List<ObjectInfo> list(String prefix) throws java.io.IOException { return real.list(prefix); }
