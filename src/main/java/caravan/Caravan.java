@@ -323,7 +323,7 @@ public final class Caravan {
                             "STORED", "VERIFIED");
                     for (SnapshotManifest s : list) {
                         out.printf("%-10s %-25s %-8s %-30s %12s %12s %s%n", s.id, s.time, s.hostname,
-                                s.target.kind + "/" + s.target.namespace + "/" + s.target.name, Sizes.format(s.totalSize),
+                                target(s), Sizes.format(s.totalSize),
                                 Sizes.format(s.storedSize), checked == null ? verified(s)
                                         : checked.get(s.id) == null ? "read back: ok" : "DAMAGED: " + oneLine(checked.get(s.id)));
                     }
@@ -362,8 +362,17 @@ public final class Caravan {
             }
         }
 
+        /** Caravan's snapshots: the backed-up resource; restic's (Stash's): {@code restic:<paths>}. */
+        private static String target(SnapshotManifest s) {
+            return caravan.restic.stash.ResticSource.TOOL.equals(s.tool.name) ? "restic:" + s.target.name
+                    : s.target.kind + "/" + s.target.namespace + "/" + s.target.name;
+        }
+
         /** What was verified when the snapshot was made: etcd's snapshot status and the plaintext digest. */
         private static String verified(SnapshotManifest s) {
+            if (caravan.restic.stash.ResticSource.TOOL.equals(s.tool.name)) {
+                return "restic (--verify reads every blob)";
+            }
             boolean digests = s.objects.stream().allMatch(o -> o.sha256 != null && o.storedSha256 != null);
             boolean etcd = s.objects.stream().allMatch(o -> o.metadata.containsKey("etcdHash"));
             return digests ? (etcd ? "sha256+etcd-status" : "sha256") : "no";

@@ -12,4 +12,16 @@ import java.util.Set;
  */
 public record IndexPlan(String index, String target, List<SnapshotManifest.StoredObject> objects, Set<String> types,
                         Long documents, String digest, boolean replace) {
+
+    /**
+     * The documents the restored index must hold: the snapshot's record, or, for a snapshot that recorded none
+     * (Stash's, in restic's format), the count its data file was found to hold when fetched.
+     */
+    public Long expectedDocuments() {
+        if (documents != null || !types.contains("data")) {
+            return documents;
+        }
+        return objects.stream().filter(o -> "data".equals(o.metadata.get("type")) && o.metadata.get("documents") != null)
+                .map(o -> Long.parseLong(o.metadata.get("documents").toString())).findFirst().orElse(null);
+    }
 }

@@ -117,12 +117,13 @@ public final class SearchLoad {
         IndexJob job = IndexJob.of(ex);
         IndexPlan p = job.plan;
         boolean filtered = search.args.filtersDocuments();
-        if (p.documents() != null && !filtered) {
+        Long documents = p.expectedDocuments();
+        if (documents != null && !filtered) {
             long count = search.cluster.count(p.target(), true);
-            if (count != p.documents()) {
+            if (count != documents) {
                 throw new CaravanException("DocumentCountMismatch", run.describe() + ": index " + p.target() + " has "
                         + count + " documents after the restore; snapshot " + run.snapshot.id + " recorded "
-                        + p.documents());
+                        + documents);
             }
         }
         String checked = "";
@@ -143,7 +144,7 @@ public final class SearchLoad {
         }
         run.addStage("load", job.start);
         LOG.info("{}: restored index {}{}{} in {}", run.describe(), p.target(),
-                p.documents() == null ? "" : " (" + p.documents() + " documents)", checked,
+                documents == null ? "" : " (" + documents + " documents)", checked,
                 Durations.format(Duration.between(job.start, Instant.now())));
         // the index's plaintext files are no longer needed
         Paths2.deleteRecursively(run.workspace.resolve("data").resolve(p.index()));

@@ -37,6 +37,8 @@ import java.util.function.LongConsumer;
 public final class SnapshotStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotStore.class);
     public static final String CONFIG = "caravan.json";
+    /** restic's own config object: its presence marks a restic repository (caravan.restic reads those). */
+    public static final String RESTIC_CONFIG = "config";
     public static final String SNAPSHOTS = "snapshots/";
     public static final String LOCKS = "locks/";
     public static final String MANIFEST = "manifest.json";
@@ -75,10 +77,27 @@ public final class SnapshotStore implements AutoCloseable {
      * @param name         "Repository ns/name", for messages
      * @param passwordFrom where the password came from, for messages ("Secret ns/x key RESTIC_PASSWORD")
      */
+    /**
+     * A restic repository (Stash's: restic's {@code config} object, no caravan.json) is never written to and is
+     * read only through caravan.restic; whoever gets here with one is told so instead of seeing it as empty.
+     */
+    private static void refuseRestic(Backend backend, String name, boolean create) throws IOException {
+        if (backend.read(RESTIC_CONFIG).isPresent()) {
+            throw new CaravanException("ResticRepository", name + " at " + backend.location() + " holds a restic "
+                    + "repository (Stash's)" + (create ? ": Caravan restores from it but never writes to it; point "
+                    + "the BackupConfiguration's spec.repository at a new Repository (another bucket prefix or path)"
+                    : ": this operation reads Caravan repositories only; restore from it with a RestoreSession or "
+                    + "`caravan restore`, list and verify it with `caravan snapshots`"));
+        }
+    }
+
     public static SnapshotStore open(Backend backend, String name, byte[] password, String passwordFrom,
                                      boolean create, int kdfIterations) {
         try {
             Optional<byte[]> raw = backend.read(CONFIG);
+            if (raw.isEmpty()) {
+                refuseRestic(backend, name, create);
+            }
             RepositoryKey mine = null;
             RepositoryConfig wrote = null;
             RepositoryConfig.KeyParams orphaned = raw.isEmpty() ? keyParamsOfAnySnapshot(backend) : null;

@@ -6,6 +6,7 @@ import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;
+import caravan.repository.Backend;
 import caravan.repository.Backends;
 import caravan.repository.SnapshotManifest;
 import caravan.repository.SnapshotStore;
@@ -158,7 +159,12 @@ public final class CaravanRuntime implements AutoCloseable {
      * {@code verified} given, every sound snapshot is read back in full as in {@link #snapshots}.
      */
     public SnapshotStore.Listing listing(Manifests manifests, caravan.api.Repository repo, Map<String, String> verified) {
-        try (SnapshotStore store = openStore(manifests, repo)) {
+        Access a = access(manifests, repo);
+        if (caravan.restic.stash.ResticSource.detect(a.backend())) {
+            return resticListing(a, verified);
+        }
+        try (SnapshotStore store = SnapshotStore.open(a.backend(), a.name(), a.password(), a.passwordFrom(), false,
+                settings.kdfIterations())) {
             SnapshotStore.Listing listing = store.listing();
             if (verified != null) {
                 listing.snapshots().forEach(m -> verified.put(m.id, store.verify(m)));
@@ -167,8 +173,33 @@ public final class CaravanRuntime implements AutoCloseable {
         }
     }
 
+    /**
+     * A Repository in restic's format (Stash's): its snapshots as manifests marked {@code tool.name: restic};
+     * with {@code verified} given, every blob of every snapshot is read and checked (restic check --read-data).
+     */
+    private SnapshotStore.Listing resticListing(Access a, Map<String, String> verified) {
+        try (caravan.restic.stash.ResticSource src = caravan.restic.stash.ResticSource.open(a.backend(), a.name(),
+                a.password(), a.passwordFrom())) {
+            caravan.restic.stash.ResticSource.Listing l = src.listing();
+            if (verified != null) {
+                l.snapshots().forEach(m -> verified.put(m.id, src.verify(m)));
+            }
+            return new SnapshotStore.Listing(l.snapshots(), l.damaged().stream()
+                    .map(d -> new SnapshotStore.Damaged(d.id(), d.problem(), null)).toList(), List.of());
+        }
+    }
+
     /** Opens a Repository for reading (the caller closes it). */
     public SnapshotStore openStore(Manifests manifests, caravan.api.Repository repo) {
+        Access a = access(manifests, repo);
+        return SnapshotStore.open(a.backend(), a.name(), a.password(), a.passwordFrom(), false, settings.kdfIterations());
+    }
+
+    /** A Repository's backend and password (from its storage Secret). */
+    private record Access(Backend backend, String name, byte[] password, String passwordFrom) {
+    }
+
+    private Access access(Manifests manifests, caravan.api.Repository repo) {
         String ns = repo.getMetadata().getNamespace();
         String name = "Repository " + ns + "/" + repo.getMetadata().getName();
         if (repo.getSpec() == null || repo.getSpec().backend == null || repo.getSpec().backend.storageSecretName == null) {
@@ -181,8 +212,8 @@ public final class CaravanRuntime implements AutoCloseable {
             throw new CaravanException("InvalidSecret", "Secret " + ns + "/" + secretName + " has no key "
                     + Planner.RESTIC_PASSWORD + " (needed by " + name + " spec.backend.storageSecretName)");
         }
-        return SnapshotStore.open(Backends.open(camel, repo, secret, settings.s3()), name, pw,
-                "Secret " + ns + "/" + secretName + " key " + Planner.RESTIC_PASSWORD, false, settings.kdfIterations());
+        return new Access(Backends.open(camel, repo, secret, settings.s3()), name, pw,
+                "Secret " + ns + "/" + secretName + " key " + Planner.RESTIC_PASSWORD);
     }
 
     /** A BackupSession as Stash's {@code create-backupsession} makes it: name, labels, owner, invoker. */

@@ -19,6 +19,8 @@ public final class RestoreRun extends SessionRun {
     public String requestedFrom;
     public String sourceHost;
     public SnapshotManifest snapshot;
+    /** Set instead of {@link #store} when the Repository is in restic's format (Stash's): read natively. */
+    public caravan.restic.stash.ResticSource restic;
     /** Artifact name → downloaded, verified plaintext file. */
     public final Map<String, Path> fetched = new LinkedHashMap<>();
     /**

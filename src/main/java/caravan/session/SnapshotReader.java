@@ -26,13 +26,20 @@ public final class SnapshotReader {
     public void openRepository(@ExchangeProperty("run") RestoreRun run) {
         String secretRef = "Secret " + run.repository.getMetadata().getNamespace() + "/"
                 + run.repository.getSpec().backend.storageSecretName + " key " + Planner.RESTIC_PASSWORD;
-        run.store = SnapshotStore.open(
-                Backends.open(run.camel, run.repository, run.repositorySecret, run.settings.s3()),
-                run.repositoryName(), run.repositorySecret.get(Planner.RESTIC_PASSWORD), secretRef, false,
-                run.settings.kdfIterations());
+        caravan.repository.Backend backend = Backends.open(run.camel, run.repository, run.repositorySecret,
+                run.settings.s3());
+        if (ResticRestore.open(run, backend, secretRef)) {
+            return; // restic's format (what Stash stored): read natively, never written
+        }
+        run.store = SnapshotStore.open(backend, run.repositoryName(), run.repositorySecret.get(Planner.RESTIC_PASSWORD),
+                secretRef, false, run.settings.kdfIterations());
     }
 
     public void select(@ExchangeProperty("run") RestoreRun run) {
+        if (run.restic != null) {
+            ResticRestore.select(run);
+            return;
+        }
         String wanted = run.requestedSnapshot;
         if (wanted.equals("latest")) {
             SnapshotStore.Listing listing = run.store.listing();
@@ -75,6 +82,10 @@ public final class SnapshotReader {
      * Called from parallel branches by drivers that restore several parts at once.
      */
     public void fetch(Exchange exchange, @ExchangeProperty("run") RestoreRun run) throws IOException {
+        if (run.restic != null) {
+            ResticRestore.fetch(exchange, run);
+            return;
+        }
         SnapshotManifest.StoredObject o = exchange.getIn().getBody(SnapshotManifest.StoredObject.class);
         java.time.Instant start = java.time.Instant.now();
         String where = run.repositoryName() + " snapshot " + run.snapshot.id + " object " + o.name;

@@ -63,6 +63,10 @@ public final class Workspace {
             run.store.close();
             run.store = null;
         }
+        if (run instanceof RestoreRun r && r.restic != null) {
+            r.restic.close();
+            r.restic = null;
+        }
     }
 
     /** Removes a temp dir: the private (0600) files first, so secrets go even if the rest cannot. */
