@@ -16,11 +16,9 @@ import caravan.util.CaravanException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -127,7 +125,7 @@ public final class ResticSource implements AutoCloseable {
                             + "snapshot of host " + sourceHost + " with paths " + String.join(" or ", paths)
                             + " (Stash's " + driver + " backup)");
                 }
-                return manifest(newest);
+                return readable(manifest(newest), requestedFrom);
             }
             String id = repo.resolve(Layout.SNAPSHOTS, requested).orElseThrow(() -> new CaravanException(
                     "SnapshotNotFound", requestedFrom + ": snapshot \"" + requested + "\" not found in " + repo.name()
@@ -137,10 +135,20 @@ public final class ResticSource implements AutoCloseable {
                 throw new CaravanException("SnapshotMismatch", requestedFrom + ": restic snapshot " + s.shortId()
                         + " holds paths " + s.paths() + ", not Stash's " + driver + " path " + String.join(" or ", paths));
             }
-            return manifest(s);
+            return readable(manifest(s), requestedFrom);
         } catch (IOException e) {
             throw new CaravanException("RepositoryUnreachable", repo.name() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A snapshot to restore whose trees could not be read fails here, naming what is wrong. */
+    private static SnapshotManifest readable(SnapshotManifest m, String requestedFrom) {
+        Object problem = m.metadata.get("problem");
+        if (problem != null) {
+            throw new caravan.restic.DamagedObjectException(requestedFrom + ": restic snapshot " + m.id
+                    + " cannot be read: " + problem);
+        }
+        return m;
     }
 
     /** A restic snapshot as a manifest: its files under Stash's path are the objects, named as Caravan names them. */
@@ -283,9 +291,5 @@ public final class ResticSource implements AutoCloseable {
     @Override
     public void close() {
         repo.close();
-    }
-
-    static UncheckedIOException unchecked(IOException e) {
-        return new UncheckedIOException(e);
     }
 }
