@@ -129,7 +129,7 @@ public final class SearchLoad {
         String checked = "";
         if (p.types().contains("data") && !filtered) {
             if (p.digest() == null) {
-                LOG.info("{}: snapshot {} recorded no content digest of index {} (made before Caravan recorded them): "
+                LOG.info("{}: snapshot {} recorded no content digest of index {} (made before Caravan recorded them, or by Stash): "
                         + "the content check is skipped", run.describe(), run.snapshot.id, p.index());
             } else {
                 ContentDigest read = IndexReadBack.digest(search.cluster, p.target(), run.settings.elasticsearch().limit());
