@@ -1,6 +1,5 @@
 package caravan.restic.stash;
 
-import caravan.elasticsearch.DumpFiles;
 import caravan.repository.Backend;
 import caravan.repository.SnapshotManifest;
 import caravan.restic.BlobRef;
@@ -210,7 +209,7 @@ public final class ResticSource implements AutoCloseable {
             }
             o.metadata.put("resticPath", path);
             if (m.driver.equals(StashLayout.ELASTICSEARCH)) {
-                String[] it = DumpFiles.describe(n.name());
+                String[] it = StashLayout.describeDumpFile(n.name());
                 o.name = it[0] + "/" + rel + n.name();
                 o.metadata.put("index", it[0]);
                 o.metadata.put("type", it[1]);

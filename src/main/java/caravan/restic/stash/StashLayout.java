@@ -22,6 +22,24 @@ public final class StashLayout {
     private StashLayout() {
     }
 
+    /** The file types multielasticdump writes per index (its {@code --type} values other than data). */
+    private static final List<String> DUMP_TYPES = List.of("template", "index", "settings", "analyzer", "mapping", "alias");
+
+    /**
+     * Index and type of a file in multielasticdump's flat dump directory: {@code books.mapping.json} → books,
+     * mapping; {@code books.json} (or {@code .json.gz}) → books, data. The same reading as the Elasticsearch
+     * driver's (caravan.elasticsearch.DumpFiles.describe), kept here so this package depends on no driver.
+     */
+    static String[] describeDumpFile(String name) {
+        String base = name.replaceFirst("\\.gz$", "").replaceFirst("\\.json$", "");
+        for (String t : DUMP_TYPES) {
+            if (base.endsWith("." + t)) {
+                return new String[] {base.substring(0, base.length() - t.length() - 1), t};
+            }
+        }
+        return new String[] {base, "data"};
+    }
+
     /** Stash's paths for a driver. */
     public static List<String> paths(String driver) {
         return switch (driver) {
