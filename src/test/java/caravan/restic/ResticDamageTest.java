@@ -92,6 +92,24 @@ class ResticDamageTest {
             assertThat(problem).startsWith("1 damaged: file /stash-tmp/data/snapshot.db: ").contains(packKey)
                     .contains("MAC check failed");
         }
+        // the CLI: caravan snapshots --verify names the damage and exits 1
+        Path manifests = tmp.resolve("stash.yaml");
+        Files.writeString(manifests, new caravan.testing.Fixture()
+                .add(caravan.testing.Fixture.secret("stash-secret", "RESTIC_PASSWORD", ResticCli.PASSWORD))
+                .add("""
+                        apiVersion: stash.appscode.com/v1alpha1
+                        kind: Repository
+                        metadata: {name: stash, namespace: demo}
+                        spec:
+                          backend:
+                            local: {mountPath: "%s"}
+                            storageSecretName: stash-secret
+                        """.formatted(dir)).text());
+        caravan.testing.Cli.Result r = caravan.testing.Cli.run("snapshots", "--repository", "stash", "-n", "demo",
+                "--verify", "-f", manifests.toString());
+        assertThat(r.exit()).as(r.all()).isEqualTo(1);
+        assertThat(r.stdout()).contains("restic:/stash-tmp/data").contains("DAMAGED: 1 damaged: file /stash-tmp/data/snapshot.db")
+                .contains(packKey);
     }
 
     @Test
