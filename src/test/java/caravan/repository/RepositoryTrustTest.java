@@ -295,7 +295,7 @@ class RepositoryTrustTest {
     @Test
     void twoBackupsOfOneTargetRunOneAfterTheOther() throws Exception {
         Path dir = manifests("one-target");
-        Cli.Running first = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slowEtcdctl);
+        Cli.Running first = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slow(300));
         // the first one holds the lock (its lock object exists) while its dump is slowed down
         await().atMost(Duration.ofSeconds(60)).until(() -> !files(localRepo(dir).resolve("locks")).isEmpty());
         Cli.Result second = backup(dir, "local-a", "--set", "caravan.repository.lock-wait=1s");
@@ -332,7 +332,7 @@ class RepositoryTrustTest {
     @Test
     void sigkillMidBackupLeavesNothingThatCountsAndTheNextBackupSucceeds() throws Exception {
         Path dir = manifests("sigkill");
-        Cli.Running run = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slowEtcdctl);
+        Cli.Running run = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slow(300));
         await().atMost(Duration.ofSeconds(60)).until(() -> files(localRepo(dir)).stream().anyMatch(f -> f.endsWith("in-progress.json")));
         run.signal("KILL");
         run.await(Duration.ofSeconds(30));
@@ -350,7 +350,7 @@ class RepositoryTrustTest {
     void sigintAndSigtermStopTheSessionPromptlyAndLeaveNothingBehind() throws Exception {
         for (String signal : List.of("INT", "TERM")) {
             Path dir = manifests("sig" + signal);
-            Cli.Running run = startBackup(dir, "s3-a", "--set", "caravan.etcd.etcdctl=" + slowEtcdctl);
+            Cli.Running run = startBackup(dir, "s3-a", "--set", "caravan.etcd.etcdctl=" + slow(300));
             Path prefix = s3.dataDir().resolve("trust/" + dir.getFileName());
             await().atMost(Duration.ofSeconds(60)).until(() -> files(prefix).stream().anyMatch(f -> f.endsWith("in-progress.json")));
             long t0 = System.nanoTime();
