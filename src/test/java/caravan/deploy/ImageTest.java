@@ -43,15 +43,17 @@ class ImageTest {
     static final long MAX_IMAGE_BYTES = 650_000_000L;
     static final Duration BUILD_LIMIT = Duration.ofMinutes(20);
     static final Duration RUN_LIMIT = Duration.ofMinutes(5);
+    static final String CONTAINER_PREFIX = "caravan-image-test-";
 
     Path tmp;
-    String imageSize;
+    boolean podmanReady;
 
     @BeforeAll
     void build() throws Exception {
         Assumptions.assumeFalse("skip".equals(System.getProperty("caravan.test.image")), "-Dcaravan.test.image=skip");
         String missing = Podman.missing(BASE);
         assertThat(missing).as("the image test needs bin/setup (bin/setup-image): %s", missing).isNull();
+        podmanReady = true;
         Path jar = packagedJar();
         assertThat(jar).isRegularFile();
         List<String> args = new ArrayList<>(List.of("build", "--pull=never", "--network=host", "--isolation=chroot",
@@ -69,6 +71,16 @@ class ImageTest {
 
     @AfterAll
     void cleanUp() {
+        if (!podmanReady) {
+            return;
+        }
+        // a container whose podman client was stopped on a time-out goes on under conmon: end it
+        String left = Podman.run(Duration.ofMinutes(1), "ps", "-aq", "--filter", "name=" + CONTAINER_PREFIX).output().trim();
+        if (!left.isEmpty()) {
+            List<String> rm = new ArrayList<>(List.of("rm", "-f"));
+            rm.addAll(List.of(left.split("\\s+")));
+            Podman.run(Duration.ofMinutes(1), rm.toArray(String[]::new));
+        }
         Podman.run(Duration.ofMinutes(2), "image", "prune", "-f");   // the images an earlier jar made, untagged now
         if (tmp != null) {
             Paths2.deleteRecursively(tmp);
@@ -103,7 +115,7 @@ class ImageTest {
 
     /** {@code podman run} with the Deployment's security context and volumes, plus the given mounts. */
     private static Podman.Result runAsDeployed(List<String> mounts, String... caravanArgs) {
-        List<String> args = new ArrayList<>(List.of("run", "--rm", "--name", "caravan-image-test-" + UUID.randomUUID(),
+        List<String> args = new ArrayList<>(List.of("run", "--rm", "--name", CONTAINER_PREFIX + UUID.randomUUID(),
                 "--network", "host", "--user", "65532:65532", "--read-only", "--cap-drop", "ALL",
                 "--security-opt", "no-new-privileges",
                 // emptyDirs: writable, executable (JNI libraries such as zstd's are unpacked into /tmp)
@@ -130,8 +142,8 @@ class ImageTest {
         assertThat(version.output().lines()).contains("caravan 0.1.0");
 
         // the tools the etcd and Elasticsearch drivers run, on the PATH under the names application.properties uses
-        Podman.Result tools = Podman.run(RUN_LIMIT, "run", "--rm", "--network", "host", "--user", "65532:65532",
-                "--read-only", "--entrypoint", "sh", IMAGE, "-c",
+        Podman.Result tools = Podman.run(RUN_LIMIT, "run", "--rm", "--name", CONTAINER_PREFIX + UUID.randomUUID(),
+                "--network", "host", "--user", "65532:65532", "--read-only", "--entrypoint", "sh", IMAGE, "-c",
                 "etcdctl version && elasticdump --version && command -v multielasticdump && java -version 2>&1");
         assertThat(tools.exit()).as(tools.output()).isZero();
         assertThat(tools.output()).contains("etcdctl version: 3.4.").contains("6.125.1")
