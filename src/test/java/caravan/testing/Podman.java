@@ -48,7 +48,14 @@ public final class Podman {
                     "CONTAINERS_CONF", CONF.resolve("containers.conf").toString()));
             Process p = Processes.stopOnExit(pb.start());
             try {
-                if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+                boolean ended;
+                try {
+                    ended = p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Processes.stop(p);   // a JUnit time-out: the build or container must not go on without us
+                    throw e;
+                }
+                if (!ended) {
                     Processes.stop(p);
                     throw new IllegalStateException(String.join(" ", cmd) + " did not end within " + limit + ": "
                             + Files.readString(out, StandardCharsets.UTF_8));
