@@ -129,7 +129,20 @@ public final class KubeCluster {
     }
 
     private void startApiServer(Pki pki) throws IOException {
+        // every request of a ServiceAccount (but the controller-manager's own) is audited: RbacMinimalTest reads it
+        Path policy = Files.writeString(dir.resolve("audit-policy.yaml"), """
+                apiVersion: audit.k8s.io/v1
+                kind: Policy
+                omitStages: [RequestReceived]
+                rules:
+                  - level: None
+                    userGroups: ["system:serviceaccounts:kube-system"]
+                  - level: Metadata
+                    userGroups: ["system:serviceaccounts"]
+                  - level: None
+                """);
         start("kube-apiserver", List.of(
+                "--audit-policy-file=" + policy, "--audit-log-path=" + auditLog(), "--audit-log-format=json",
                 "--etcd-servers=" + etcd.url(),
                 "--bind-address=127.0.0.1", "--secure-port=" + port, "--advertise-address=127.0.0.1",
                 "--endpoint-reconciler-type=none",
@@ -182,6 +195,11 @@ public final class KubeCluster {
 
     public Path dir() {
         return dir;
+    }
+
+    /** The API server's audit log (JSON lines): every request a ServiceAccount made, with RBAC's decision. */
+    public Path auditLog() {
+        return dir.resolve("audit.log");
     }
 
     public Path caFile() {
