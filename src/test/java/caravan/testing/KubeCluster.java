@@ -35,6 +35,7 @@ public final class KubeCluster {
     public static final String OPERATOR_NAMESPACE = "caravan-system";
     public static final String OPERATOR_SA = "caravan";
     private static KubeCluster shared;
+    private static RuntimeException failed;
 
     private final Path dir;
     private final Path bin;
@@ -46,8 +47,16 @@ public final class KubeCluster {
 
     /** The one cluster of this test JVM, started on first use. */
     public static synchronized KubeCluster shared() {
+        if (failed != null) {
+            throw new IllegalStateException("the test control plane did not start: " + failed.getMessage(), failed);
+        }
         if (shared == null) {
-            shared = new KubeCluster();
+            try {
+                shared = new KubeCluster();
+            } catch (RuntimeException e) {
+                failed = e;   // every later test class fails at once with the same reason, none waits again
+                throw e;
+            }
             KubeCluster c = shared;
             Runtime.getRuntime().addShutdownHook(new Thread(c::stop, "stop-kube-cluster"));
         }
