@@ -155,11 +155,12 @@ class JobExecutorTest {
                         () -> "Succeeded".equals(phase(sessionName)) || "Failed".equals(phase(sessionName)));
                 assertThat(phase(sessionName)).as(String.valueOf(session(sessionName).getStatus().conditions)).isEqualTo("Succeeded");
                 assertThat(session(sessionName).getStatus().targets.get(0).stats.get(0).snapshots).hasSize(1);
-                assertThat(ADMIN.resources(Repository.class).inNamespace(NS).withName("repo").get()
-                        .getStatus().snapshotCount).isEqualTo(1L);
                 Await.until("the Job Complete", Duration.ofSeconds(60), () -> JobExecutor.succeeded(jobOf(sessionName)));
                 Pod ran = ADMIN.pods().inNamespace(NS).withLabel("batch.kubernetes.io/job-name", job.getMetadata().getName())
                         .list().getItems().get(0);
+                Repository.Status repo = ADMIN.resources(Repository.class).inNamespace(NS).withName("repo").get().getStatus();
+                assertThat(repo).as("Repository status; the pod's log:\n" + agent.log(NS, ran.getMetadata().getName())).isNotNull();
+                assertThat(repo.snapshotCount).isEqualTo(1L);
                 assertThat(ran.getStatus().getPhase()).isEqualTo("Succeeded");
                 assertThat(agent.log(NS, ran.getMetadata().getName())).contains("phase: Succeeded");
                 Await.until("the Job's metrics pushed", Duration.ofSeconds(30),
