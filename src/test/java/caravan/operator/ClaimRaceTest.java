@@ -85,6 +85,9 @@ class ClaimRaceTest {
                     .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(409));
             ADMIN.resources(BackupSession.class).inNamespace(NS).withName("probe").delete();
 
+            // the replicas' pods (a replica fails a session whose runner's pod is gone)
+            RealApi.operatorPod(ADMIN, KubeCluster.OPERATOR_NAMESPACE, "race-a");
+            RealApi.operatorPod(ADMIN, KubeCluster.OPERATOR_NAMESPACE, "race-b");
             try (CaravanRuntime a = replica("race-a", tmp); CaravanRuntime b = replica("race-b", tmp)) {
                 for (int i = 0; i < SESSIONS; i++) {
                     BackupSession s = CaravanRuntime.newSession(tenant.resources(BackupConfiguration.class).inNamespace(NS)
@@ -110,6 +113,8 @@ class ClaimRaceTest {
             }
             assertThat(verified.values()).allMatch(java.util.Objects::isNull);
         } finally {
+            ADMIN.pods().inNamespace(KubeCluster.OPERATOR_NAMESPACE).withName("race-a").delete();
+            ADMIN.pods().inNamespace(KubeCluster.OPERATOR_NAMESPACE).withName("race-b").delete();
             tenant.close();
             Paths2.deleteRecursively(tmp);
         }

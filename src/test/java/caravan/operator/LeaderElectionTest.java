@@ -95,8 +95,8 @@ class LeaderElectionTest {
                 Await.until("3 Succeeded sessions", Duration.ofSeconds(60),
                         () -> sessions().stream().filter(s -> s.getStatus() != null && "Succeeded".equals(s.getStatus().phase)).count() >= 3);
                 // both replicas keep the schedule route; only the leader's trigger runs
-                assertThat(byPod.get(first).camel().getRoute("schedule-demo-every2s")).isNotNull();
-                assertThat(byPod.get(second).camel().getRoute("schedule-demo-every2s")).isNotNull();
+                assertThat(byPod.get(first).camel().getRoute("schedule-" + NS + "-every2s")).isNotNull();
+                assertThat(byPod.get(second).camel().getRoute("schedule-" + NS + "-every2s")).isNotNull();
 
                 // the leader goes away in the middle of a session (it finishes it while shutting down gracefully)
                 Await.until("a session Running on the leader", Duration.ofSeconds(30),
