@@ -106,6 +106,18 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
+    /** Every log of the namespace's pods this agent ran, each under its pod's name (for a failure's message). */
+    public String logs(String namespace) {
+        StringBuilder out = new StringBuilder();
+        try (var pods = Files.exists(dir.resolve("pods")) ? Files.list(dir.resolve("pods")) : java.util.stream.Stream.<Path>empty()) {
+            pods.filter(p -> p.getFileName().toString().startsWith(namespace + "_")).sorted().forEach(p -> out.append("--- pod ")
+                    .append(p.getFileName()).append('\n').append(log(namespace, p.getFileName().toString().substring(namespace.length() + 1))));
+        } catch (IOException e) {
+            out.append(e);
+        }
+        return out.toString();
+    }
+
     private static String key(Pod p) {
         return p.getMetadata().getNamespace() + "/" + p.getMetadata().getName();
     }
