@@ -35,7 +35,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Predicate;
 
 import static caravan.testing.Fixture.param;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -79,6 +78,16 @@ class RbacMinimalTest {
     }
 
     record Rule(String role, boolean cluster, String namespace, int index, PolicyRule rule) {
+        /** Whom the role is bound to in deploy/: the task reader to every ServiceAccount, the others to the operator's. */
+        boolean appliesTo(String user) {
+            return "caravan-task-reader".equals(role) ? user.startsWith("system:serviceaccount:") : user.equals(OPERATOR);
+        }
+
+        boolean grants(Request r) {
+            return appliesTo(r.user()) && (cluster || namespace.equals(r.namespace()))
+                    && matches(r.verb(), r.group(), r.resourcePath(), r.name());
+        }
+
         boolean matches(String verb, String group, String resourcePath, String name) {
             return (rule.getApiGroups().contains("*") || rule.getApiGroups().contains(group))
                     && (rule.getResources().contains("*") || rule.getResources().contains(resourcePath))
@@ -113,11 +122,7 @@ class RbacMinimalTest {
                 System.out.println("[rbac] " + rule + ": exercised by " + NOT_HERE.get(group(rule) + "/" + rule.rule().getResources().get(0)));
                 continue;
             }
-            Predicate<Request> subject = "caravan-task-reader".equals(rule.role())
-                    ? r -> r.user().startsWith("system:serviceaccount:")
-                    : r -> r.user().equals(OPERATOR);
-            List<Request> used = requests.stream().filter(subject).filter(r -> "allow".equals(r.decision()))
-                    .filter(r -> rule.matches(r.verb(), r.group(), r.resourcePath(), r.name())).toList();
+            List<Request> used = requests.stream().filter(r -> "allow".equals(r.decision())).filter(rule::grants).toList();
             for (String verb : rule.rule().getVerbs()) {
                 for (String res : rule.rule().getResources()) {
                     boolean direct = used.stream().anyMatch(r -> r.verb().equals(verb) && r.resourcePath().equals(res));
@@ -151,8 +156,7 @@ class RbacMinimalTest {
      */
     private static String breaks(Rule rule, List<Rule> all, List<Request> used, Map<String, Role> sessionRoles) {
         for (Request r : used) {
-            boolean elsewhere = all.stream().filter(o -> o != rule)
-                    .anyMatch(o -> o.matches(r.verb(), r.group(), r.resourcePath(), r.name()));
+            boolean elsewhere = all.stream().filter(o -> o != rule).anyMatch(o -> o.grants(r));
             if (!elsewhere) {
                 try {
                     Await.until("RBAC to deny " + r, Duration.ofSeconds(15), () -> !allowed(r));
