@@ -40,7 +40,8 @@ import java.util.concurrent.Executors;
  * <ul>
  *   <li>A container of Caravan's image runs its args against Caravan in a JVM of the test classpath (which holds
  *       what {@code caravan.jar} holds); any other image runs its {@code command + args} as a local program
- *       (an etcd member of a StatefulSet runs Debian's etcd).</li>
+ *       (KubeClusterTest's {@code sh -c} Jobs). Not done yet: the kubelet's {@code $(VAR)} expansion in args, and
+ *       per-pod ports, which etcd members of a StatefulSet on one loopback would need.</li>
  *   <li>Env from values, Secrets, ConfigMaps and the pod's own fields, as the kubelet resolves them; Secret,
  *       ConfigMap and emptyDir volumes as directories; a PVC as a directory per claim that outlives the pod;
  *       the pod's ServiceAccount token (a TokenRequest bound to the pod) where fabric8's in-cluster config finds
