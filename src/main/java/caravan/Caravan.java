@@ -180,7 +180,10 @@ public final class Caravan {
             caravan.session.PropertyRules.checkOverrides(overrides);
             return Caravan.inCluster(ref, overrides, spec, (ns, name, rt, cluster) -> {
                 caravan.operator.SessionReports sessions = new caravan.operator.SessionReports(rt.camel(), cluster);
-                BackupSession bs = cluster.get(BackupSession.class, ns, name);
+                // a session Job says which kind it runs: its Role lets it read only that one (a restore Job may not
+                // read BackupSessions); run by hand, both kinds are looked up
+                String kind = System.getenv(caravan.operator.SessionReports.SESSION_KIND_ENV);
+                BackupSession bs = "RestoreSession".equals(kind) ? null : cluster.get(BackupSession.class, ns, name);
                 if (bs != null) {
                     caravan.session.BackupRun run = rt.run(sessions.backupRun(bs));
                     sessions.report(run);
@@ -188,7 +191,7 @@ public final class Caravan {
                     spec.commandLine().getOut().flush();
                     return BackupSession.SUCCEEDED.equals(run.session.getStatus().phase) ? SUCCEEDED : FAILED;
                 }
-                RestoreSession rs = cluster.get(RestoreSession.class, ns, name);
+                RestoreSession rs = "BackupSession".equals(kind) ? null : cluster.get(RestoreSession.class, ns, name);
                 if (rs == null) {
                     throw new CaravanException("SessionNotFound", "no BackupSession or RestoreSession " + ref + " in the cluster");
                 }

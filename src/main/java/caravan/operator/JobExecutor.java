@@ -264,6 +264,7 @@ public final class JobExecutor {
         List<EnvVar> envVars = new ArrayList<>();
         envVars.add(new EnvVar("CARAVAN_TEMP_DIR", TMP, null));
         envVars.add(new EnvVar(SessionReports.SESSION_UID_ENV, uid, null));
+        envVars.add(new EnvVar(SessionReports.SESSION_KIND_ENV, kind, null));
         env.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> envVars.add(new EnvVar(e.getKey(), e.getValue(), null)));
         Container container = new ContainerBuilder()
                 .withName("caravan")

@@ -33,6 +33,11 @@ public final class SessionReports {
     private static final Logger LOG = LoggerFactory.getLogger(SessionReports.class);
     /** Set in a session Job's environment: the UID of the session it runs (a re-created session is another). */
     public static final String SESSION_UID_ENV = "CARAVAN_SESSION_UID";
+    /**
+     * Set in a session Job's environment: the kind of the session it runs (BackupSession or RestoreSession), so the
+     * Job reads only that kind, which is all its ServiceAccount's Role grants.
+     */
+    public static final String SESSION_KIND_ENV = "CARAVAN_SESSION_KIND";
     private final CamelContext camel;
     private final Cluster cluster;
     private final Settings settings;

@@ -1,6 +1,5 @@
 package caravan.operator;
 
-import caravan.Caravan;
 import caravan.session.CaravanRuntime;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
@@ -9,6 +8,9 @@ import caravan.manifests.Manifests;
 import caravan.testing.Await;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
+import caravan.testing.KubeCluster;
+import caravan.testing.NodeAgent;
+import caravan.testing.PushgatewayServer;
 import caravan.testing.Ports;
 import caravan.testing.S3ProxyServer;
 import caravan.util.Paths2;
@@ -16,50 +18,62 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
-import io.fabric8.kubernetes.api.model.batch.v1.JobConditionBuilder;
-import io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder;
-import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 
+import static caravan.testing.Fixture.param;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The job executor: the operator turns a claimed BackupSession into a Job with Stash's tempDir,
- * runtimeSettings and timeOut applied; the Job's command, {@code caravan run --session ns/name}, runs the
- * session against the API and writes its status; a Job that fails without reporting fails its session.
+ * The job executor on the real API server ({@link KubeCluster}): a tenant creates its objects in its own namespace
+ * and asks for an instant backup; the operator, under deploy/'s ServiceAccount only, turns the claimed
+ * BackupSession into a Job with Stash's tempDir, runtimeSettings and timeOut applied; the real Job controller makes
+ * its pod, which {@link NodeAgent} runs ({@code caravan run --session ns/name} under the per-invoker ServiceAccount
+ * the operator made, with that account's own token), and the session Succeeds with a snapshot in S3 and its metrics
+ * in the Pushgateway. A Job whose pod is evicted mid-run fails for real (backoffLimit 0), and the operator fails its
+ * session saying so.
  */
-@EnableKubernetesMockClient(crud = true)
 class JobExecutorTest {
-    static KubernetesClient client;
+    static final KubeCluster KUBE = KubeCluster.shared();
+    static final String NS = "jobexec";
+    static final KubernetesClient ADMIN = KUBE.admin();
 
     private static List<Job> jobs() {
-        return client.batch().v1().jobs().inNamespace("demo").withLabel(JobExecutor.KIND_LABEL).list().getItems();
+        return ADMIN.batch().v1().jobs().inNamespace(NS).withLabel(JobExecutor.KIND_LABEL).list().getItems();
+    }
+
+    private static Job jobOf(String session) {
+        return jobs().stream().filter(j -> session.equals(j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL)))
+                .findFirst().orElse(null);
     }
 
     private static BackupSession session(String name) {
-        return client.resources(BackupSession.class).inNamespace("demo").withName(name).get();
+        return ADMIN.resources(BackupSession.class).inNamespace(NS).withName(name).get();
+    }
+
+    private static String phase(String name) {
+        BackupSession s = session(name);
+        return s == null || s.getStatus() == null ? null : s.getStatus().phase;
     }
 
     @Test
     void sessionsRunAsJobsWithStashSettingsApplied() throws Exception {
         Path tmp = Files.createTempDirectory("caravan-jobs");
+        KubernetesClient tenant = KUBE.tenant(NS);
         try (S3ProxyServer s3 = S3ProxyServer.start(tmp.resolve("s3"));
-             EtcdServer etcd = EtcdServer.start(tmp.resolve("etcd"))) {
-            etcd.putAll(Map.of("/job/a", "1"));
-            String bc = Fixture.backupConfiguration("nightly", "repo", "etcd", 5, "")
-                    .replace("\"*/5 * * * *\"", "\"0/2 * * * * ?\"") + """
+             EtcdServer etcd = EtcdServer.start(tmp.resolve("etcd"));
+             PushgatewayServer push = PushgatewayServer.start(tmp.resolve("push"));
+             NodeAgent agent = NodeAgent.start(KUBE, tmp.resolve("node"), NS)) {
+            etcd.putAll(Map.of("/job/a", "1", "/job/b", "2"));
+            String bc = Fixture.backupConfiguration("nightly", "repo", "etcd", 5, "") + """
+                      paused: true
                       timeOut: 30m
                       backupHistoryLimit: 100
                       tempDir: {medium: Memory, sizeLimit: 1Gi}
@@ -71,35 +85,44 @@ class JobExecutorTest {
                           resources: {limits: {memory: 512Mi}}
                           nice: {adjustment: 5}
                     """;
-            Manifests m = new Manifests("demo").addYaml(new Fixture()
+            String slow = Fixture.backupConfiguration("evicted", "repo", "slow-etcd", 5, param("waitTimeout", "600"))
+                    + "  paused: true\n";
+            Manifests m = new Manifests(NS).addYaml(new Fixture()
                     .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", "job-pw",
                             "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY))
                     .add(Fixture.appBinding("etcd", etcd.url()))
+                    .add(Fixture.appBinding("slow-etcd", "http://127.0.0.1:" + Ports.free()))
                     .add(Fixture.s3Repository("repo", s3.endpoint(), "jobs", "", "repo-secret"))
-                    .add(bc).text(), "fixture");
+                    .add(bc).add(slow).text().replace("namespace: demo", "namespace: " + NS), "fixture");
             for (Class<? extends HasMetadata> type : List.of(Secret.class, caravan.api.AppBinding.class, Repository.class,
                     BackupConfiguration.class)) {
                 for (HasMetadata o : m.all(type)) {
-                    client.resource(o).inNamespace("demo").create();
+                    tenant.resource(o).inNamespace(NS).create();   // the tenant's own rights are enough
                 }
             }
             // the operator's tuning file reaches the Jobs (they run in the session's namespace, without its ConfigMap)
             Path tuning = Files.writeString(tmp.resolve("caravan.properties"),
-                    "caravan.s3.part-size=67108864\ncaravan.operator.workers=3\n");
+                    "caravan.s3.part-size=67108864\ncaravan.operator.workers=3\ncaravan.kdf.iterations=2000\n");
             System.setProperty("caravan.config", tuning.toString());
-            try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
+            try (KubernetesClient operatorClient = KUBE.operator();
+                 CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.executor", "job",
                     "caravan.operator.leader-election", "false",
-                    "caravan.operator.pod-namespace", "caravan-system",
-                    "caravan.operator.job-image", "registry.example/caravan:test",
+                    "caravan.operator.pod-namespace", KubeCluster.OPERATOR_NAMESPACE,
+                    "caravan.operator.job-image", "caravan:test",
                     "caravan.operator.resync-period", "2s",
-                    "caravan.pushgateway.url", "http://pushgateway.monitoring:9091",
-                    "caravan.operator.http-port", String.valueOf(Ports.free())), client)) {
-                Await.until("a Job", Duration.ofSeconds(30), () -> !jobs().isEmpty());
-                Job job = jobs().get(0);
-                String sessionName = job.getMetadata().getLabels().get(JobExecutor.NAME_LABEL);
+                    "caravan.pushgateway.url", push.url(),
+                    "caravan.operator.http-port", String.valueOf(Ports.free())), operatorClient)) {
+                // an instant backup, as with Stash: the tenant creates a BackupSession
+                BackupSession instant = CaravanRuntime.newSession(tenant.resources(BackupConfiguration.class).inNamespace(NS)
+                        .withName("nightly").get());
+                instant.getMetadata().setName("nightly-instant");
+                tenant.resource(instant).inNamespace(NS).create();
+                String sessionName = "nightly-instant";
+                Await.until("a Job", Duration.ofSeconds(60), () -> jobOf(sessionName) != null);
+                Job job = jobOf(sessionName);
                 // in the session's namespace, named by the session's UID, under the invoker's own ServiceAccount
-                assertThat(job.getMetadata().getNamespace()).isEqualTo("demo");
+                assertThat(job.getMetadata().getNamespace()).isEqualTo(NS);
                 assertThat(job.getMetadata().getName()).isEqualTo("caravan-backup-" + session(sessionName).getMetadata().getUid());
                 assertThat(job.getSpec().getBackoffLimit()).isZero();
                 assertThat(job.getSpec().getActiveDeadlineSeconds()).isEqualTo(1800L);
@@ -113,8 +136,8 @@ class JobExecutorTest {
                 assertThat(pod.getVolumes()).anySatisfy(v -> assertThat(v.getConfigMap() == null ? null
                         : v.getConfigMap().getName()).isEqualTo(JobExecutor.CONFIG_MAP));   // the same tuning as the operator
                 var c = pod.getContainers().get(0);
-                assertThat(c.getImage()).isEqualTo("registry.example/caravan:test");
-                assertThat(c.getArgs()).containsExactly("run", "--session", "demo/" + sessionName);
+                assertThat(c.getImage()).isEqualTo("caravan:test");
+                assertThat(c.getArgs()).containsExactly("run", "--session", NS + "/" + sessionName);
                 assertThat(c.getResources().getLimits().get("memory").toString()).isEqualTo("512Mi");
                 assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("CARAVAN_TEMP_DIR"));
                 assertThat(c.getEnv()).anySatisfy(e -> {
@@ -124,61 +147,47 @@ class JobExecutorTest {
                 assertThat(c.getEnv()).noneSatisfy(e -> assertThat(e.getName()).startsWith("CARAVAN_OPERATOR_"));
                 assertThat(c.getEnv()).anySatisfy(e -> {
                     assertThat(e.getName()).isEqualTo("CARAVAN_PUSHGATEWAY_URL");   // Jobs push metrics like the operator
-                    assertThat(e.getValue()).isEqualTo("http://pushgateway.monitoring:9091");
+                    assertThat(e.getValue()).isEqualTo(push.url());
                 });
-                // claimed: Running (awaited: the mock API server does not enforce resourceVersion on status writes, so
-                // the scheduler's Pending write can briefly land after the claim; a real API server answers it with 409)
-                Await.until("the session Running", Duration.ofSeconds(15), () -> "Running".equals(session(sessionName).getStatus().phase));
-                assertThat(session(sessionName).getStatus().phase).isEqualTo("Running");
 
-                // stop scheduling, then be the Job: run its command against the API
-                BackupConfiguration cfg = client.resources(BackupConfiguration.class).inNamespace("demo").withName("nightly").get();
-                cfg.getSpec().paused = true;
-                client.resource(cfg).update();
-                Config kube = client.getConfiguration();
-                System.setProperty("kubernetes.master", kube.getMasterUrl());
-                System.setProperty("kubernetes.trust.certificates", "true");
-                System.setProperty("kubernetes.auth.tryKubeConfig", "false");
-                System.setProperty("kubernetes.auth.tryServiceAccount", "false");
-                ByteArrayOutputStream out = new ByteArrayOutputStream();
-                int exit = Caravan.execute(new String[] {"run", "--session", "demo/" + sessionName,
-                        "--set", "caravan.kdf.iterations=2000", "--set", "caravan.temp-dir=" + tmp.resolve("job-work")},
-                        new PrintStream(out, true), System.err);
-                assertThat(exit).as(out.toString()).isZero();
-                assertThat(out.toString()).contains("phase: Succeeded");
-                assertThat(session(sessionName).getStatus().phase).isEqualTo("Succeeded");
+                // the real Job controller's pod runs the session to its end, under the invoker's account
+                Await.until("the session Succeeded (pod log: " + tmp.resolve("node") + ")", Duration.ofSeconds(120),
+                        () -> "Succeeded".equals(phase(sessionName)) || "Failed".equals(phase(sessionName)));
+                assertThat(phase(sessionName)).as(String.valueOf(session(sessionName).getStatus().conditions)).isEqualTo("Succeeded");
                 assertThat(session(sessionName).getStatus().targets.get(0).stats.get(0).snapshots).hasSize(1);
-                assertThat(client.resources(Repository.class).inNamespace("demo").withName("repo").get()
-                        .getStatus().snapshotCount).isEqualTo(1L);
+                Await.until("the Job Complete", Duration.ofSeconds(60), () -> JobExecutor.succeeded(jobOf(sessionName)));
+                Pod ran = ADMIN.pods().inNamespace(NS).withLabel("batch.kubernetes.io/job-name", job.getMetadata().getName())
+                        .list().getItems().get(0);
+                Repository.Status repo = ADMIN.resources(Repository.class).inNamespace(NS).withName("repo").get().getStatus();
+                assertThat(repo).as("Repository status; the pod's log:\n" + agent.log(NS, ran.getMetadata().getName())).isNotNull();
+                assertThat(repo.snapshotCount).isEqualTo(1L);
+                assertThat(ran.getStatus().getPhase()).isEqualTo("Succeeded");
+                assertThat(agent.log(NS, ran.getMetadata().getName())).contains("phase: Succeeded");
+                Await.until("the Job's metrics pushed", Duration.ofSeconds(30),
+                        () -> push.metrics().contains("namespace=\"" + NS + "\""));
 
-                // an instant backup (a BackupSession created by hand, as with Stash) whose Job fails without
-                // reporting: the operator fails the session
-                BackupSession manual = CaravanRuntime.newSession(client.resources(BackupConfiguration.class)
-                        .inNamespace("demo").withName("nightly").get());
-                manual.getMetadata().setName("nightly-manual");
-                client.resource(manual).inNamespace("demo").create();
-                String otherSession = "nightly-manual";
-                Await.until("the manual session's Job", Duration.ofSeconds(20), () -> jobs().stream()
-                        .anyMatch(j -> j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL).equals(otherSession)));
-                assertThat(session(otherSession).getStatus().phase).isEqualTo("Running");
-                Job other = jobs().stream().filter(j -> j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL).equals(otherSession))
-                        .findFirst().orElseThrow();
-                other.setStatus(new JobStatusBuilder().withFailed(1).withConditions(new JobConditionBuilder().withType("Failed")
-                        .withStatus("True").withReason("BackoffLimitExceeded").withMessage("Job has reached the specified backoff limit")
-                        .build()).build());
-                client.batch().v1().jobs().inNamespace("demo").resource(other).updateStatus();
-                Await.until("the session Failed", Duration.ofSeconds(20), () -> "Failed".equals(session(otherSession).getStatus().phase));
-                assertThat(session(otherSession).getStatus().conditions).anySatisfy(cond -> {
+                // an instant backup whose pod is evicted mid-run (it waits for an unreachable etcd): the pod fails,
+                // the real Job controller fails the Job (backoffLimit 0), and the operator fails the session
+                BackupSession evicted = CaravanRuntime.newSession(tenant.resources(BackupConfiguration.class)
+                        .inNamespace(NS).withName("evicted").get());
+                evicted.getMetadata().setName("evicted-1");
+                tenant.resource(evicted).inNamespace(NS).create();
+                Await.until("the evicted session's pod Running", Duration.ofSeconds(60), () -> jobOf("evicted-1") != null
+                        && ADMIN.pods().inNamespace(NS).withLabel("batch.kubernetes.io/job-name", jobOf("evicted-1").getMetadata().getName())
+                        .list().getItems().stream().anyMatch(p -> "Running".equals(p.getStatus().getPhase())));
+                Job other = jobOf("evicted-1");
+                ADMIN.pods().inNamespace(NS).withLabel("batch.kubernetes.io/job-name", other.getMetadata().getName()).delete();
+                Await.until("the Job Failed", Duration.ofSeconds(60), () -> JobExecutor.failed(jobOf("evicted-1")));
+                Await.until("the session Failed", Duration.ofSeconds(60), () -> "Failed".equals(phase("evicted-1")));
+                assertThat(session("evicted-1").getStatus().conditions).anySatisfy(cond -> {
                     assertThat(cond.reason).isEqualTo("JobFailed");
-                    assertThat(cond.message).contains("Job demo/" + other.getMetadata().getName() + " failed",
+                    assertThat(cond.message).contains("Job " + NS + "/" + other.getMetadata().getName() + " failed",
                             "backoff limit");
                 });
             }
         } finally {
-            for (String p : List.of("caravan.config", "kubernetes.master", "kubernetes.trust.certificates", "kubernetes.auth.tryKubeConfig",
-                    "kubernetes.auth.tryServiceAccount")) {
-                System.clearProperty(p);
-            }
+            System.clearProperty("caravan.config");
+            tenant.close();
             Paths2.deleteRecursively(tmp);
         }
     }

@@ -9,14 +9,13 @@ import caravan.manifests.Manifests;
 import caravan.testing.Await;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
+import caravan.testing.KubeCluster;
 import caravan.testing.Ports;
 import caravan.testing.S3ProxyServer;
 import caravan.util.Paths2;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -37,15 +36,16 @@ import static caravan.testing.Fixture.param;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The operator against fabric8's mock API server (CRUD mode), with real etcd and S3Proxy behind it:
- * Stash-shaped resources are applied with the Kubernetes client and the operator reacts as in a cluster.
+ * The operator (inline executor) against the real API server ({@link KubeCluster}) under deploy/'s ServiceAccount,
+ * with real etcd and S3Proxy behind it: Stash-shaped resources are applied with the Kubernetes client and the
+ * operator reacts as in a cluster (status through the status subresource, the wipeOut finalizer, schedules).
  */
-@EnableKubernetesMockClient(crud = true)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class OperatorTest {
-    static KubernetesMockServer server;
-    static KubernetesClient client;
+    static final KubeCluster KUBE = KubeCluster.shared();
+    static final KubernetesClient client = KUBE.admin();
+    KubernetesClient operatorClient;
 
     Path tmp;
     EtcdServer etcd;
@@ -63,6 +63,8 @@ class OperatorTest {
             source.put("/op/key-" + i, "v" + i);
         }
         etcd.putAll(source);
+        KUBE.namespace("demo");
+        RealApi.operatorPod(client, KubeCluster.OPERATOR_NAMESPACE, "op-operatortest");
         apply(new Fixture()
                 .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", "operator-test-pw",
                         "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY))
@@ -75,7 +77,10 @@ class OperatorTest {
                 "caravan.operator.http-port", String.valueOf(httpPort),
                 "caravan.kdf.iterations", "2000",
                 "caravan.etcd.health-interval", "500ms",
-                "caravan.temp-dir", tmp.resolve("work").toString()), client);
+                "caravan.temp-dir", tmp.resolve("work").toString(),
+                "caravan.operator.pod-name", "op-operatortest",
+                "caravan.operator.pod-namespace", KubeCluster.OPERATOR_NAMESPACE,
+                "caravan.operator.namespaces", "demo"), operatorClient = KUBE.operator());
     }
 
     @AfterAll
@@ -83,6 +88,10 @@ class OperatorTest {
         if (operator != null) {
             operator.close();
         }
+        if (operatorClient != null) {
+            operatorClient.close();
+        }
+        client.pods().inNamespace(KubeCluster.OPERATOR_NAMESPACE).withName("op-operatortest").delete();
         if (etcd != null) {
             etcd.close();
         }

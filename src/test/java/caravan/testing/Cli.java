@@ -110,13 +110,20 @@ public final class Cli {
      * into {@code log}. The caller stops it: {@link #kill} ends it and its child processes with SIGKILL.
      */
     public static Process start(List<String> jvmOptions, Path log, String... args) {
+        return start(jvmOptions, java.util.Map.of(), log, args);
+    }
+
+    /** As {@link #start(List, Path, String...)}, with more environment (e.g. the API server's address and a token). */
+    public static Process start(List<String> jvmOptions, java.util.Map<String, String> env, Path log, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "caravan.Caravan"));
         cmd.addAll(List.of(args));
         try {
-            return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().putAll(env);
+            return pb.start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
