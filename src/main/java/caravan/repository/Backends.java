@@ -37,14 +37,17 @@ public final class Backends {
             }
             return new LocalBackend(root);
         }
-        for (Map.Entry<String, Object> p : Map.<String, Object>of("gcs", nn(b.gcs), "azure", nn(b.azure),
+        if (b.gcs != null) {
+            return GcsBackend.create(b.gcs, secret, where + ".gcs", s3Settings);
+        }
+        for (Map.Entry<String, Object> p : Map.<String, Object>of("azure", nn(b.azure),
                 "swift", nn(b.swift), "b2", nn(b.b2), "rest", nn(b.rest)).entrySet()) {
             if (p.getValue() != Boolean.FALSE) {
                 throw new CaravanException("UnsupportedBackend", where + "." + p.getKey() + ": the " + p.getKey()
-                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store) and local");
+                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store), gcs and local");
             }
         }
-        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3 or local)");
+        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3, gcs or local)");
     }
 
     private static Object nn(Object o) {
