@@ -8,8 +8,9 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Picks the Backend for a Repository's {@code spec.backend}. Adding a provider (gcs, azure, swift, b2,
- * rest) means one Backend class and one case here.
+ * Picks the Backend for a Repository's {@code spec.backend}: s3, gcs, azure, b2 and local. Adding a
+ * provider (swift, rest) means one Backend class and one case here. Every provider reads the storage
+ * Secret's keys itself (README, "Storage Secret keys").
  */
 public final class Backends {
     private Backends() {
@@ -40,14 +41,19 @@ public final class Backends {
         if (b.gcs != null) {
             return GcsBackend.create(b.gcs, secret, where + ".gcs", s3Settings);
         }
-        for (Map.Entry<String, Object> p : Map.<String, Object>of("azure", nn(b.azure),
-                "swift", nn(b.swift), "b2", nn(b.b2), "rest", nn(b.rest)).entrySet()) {
+        if (b.azure != null) {
+            return AzureBackend.create(camel, b.azure, secret, where + ".azure", s3Settings);
+        }
+        if (b.b2 != null) {
+            return B2Backend.create(camel, b.b2, secret, where + ".b2", s3Settings);
+        }
+        for (Map.Entry<String, Object> p : Map.<String, Object>of("swift", nn(b.swift), "rest", nn(b.rest)).entrySet()) {
             if (p.getValue() != Boolean.FALSE) {
                 throw new CaravanException("UnsupportedBackend", where + "." + p.getKey() + ": the " + p.getKey()
-                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store), gcs and local");
+                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store), gcs, azure, b2 and local");
             }
         }
-        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3, gcs or local)");
+        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3, gcs, azure, b2 or local)");
     }
 
     private static Object nn(Object o) {

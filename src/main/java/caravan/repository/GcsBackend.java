@@ -1,7 +1,7 @@
 package caravan.repository;
 
 import caravan.util.CaravanException;
-import com.google.api.client.http.apache.v2.ApacheHttpTransport;
+import com.google.api.client.http.javanet.NetHttpTransport;
 import com.google.auth.Credentials;
 import com.google.auth.oauth2.GoogleCredentials;
 import com.google.auth.oauth2.ServiceAccountCredentials;
@@ -16,8 +16,6 @@ import com.google.cloud.storage.BucketInfo;
 import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.StorageException;
 import com.google.cloud.storage.StorageOptions;
-import org.apache.http.impl.client.HttpClientBuilder;
-import org.apache.http.impl.conn.PoolingHttpClientConnectionManager;
 
 import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
@@ -67,14 +65,16 @@ public final class GcsBackend implements Backend {
         if (bucket == null) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
-        int maxConnections = BackendSupport.maxConnections(spec, where, 8);
+        // validated; the client makes one request at a time for a backup (parts in order, one object at a
+        // time), so it never opens more than one connection of a pool of any maxConnections
+        BackendSupport.maxConnections(spec, where, 1);
         String endpoint = BackendSupport.text(secret, "GOOGLE_STORAGE_ENDPOINT");
         String project = BackendSupport.text(secret, "GOOGLE_PROJECT_ID");
 
         StorageOptions.Builder b = StorageOptions.newBuilder()
                 .setCredentials(credentials(secret, endpoint != null, where))
                 .setTransportOptions(HttpTransportOptions.newBuilder()
-                        .setHttpTransportFactory(() -> transport(secret, maxConnections, where)).build());
+                        .setHttpTransportFactory(() -> transport(secret, where)).build());
         if (project != null) {
             b.setProjectId(project);
         }
@@ -123,18 +123,18 @@ public final class GcsBackend implements Backend {
         }
     }
 
-    /** Apache HTTP client with at most {@code maxConnections} connections, trusting CA_CERT_DATA when given. */
-    private static ApacheHttpTransport transport(Map<String, byte[]> secret, int maxConnections, String where) {
+    /**
+     * The JDK's HttpURLConnection transport, trusting CA_CERT_DATA when given. (google-http-client's Apache
+     * transport with a bounded pool was tried for maxConnections: the storage client's read channels do
+     * not always hand their connection back, and a bounded pool then blocks for ever.)
+     */
+    private static NetHttpTransport transport(Map<String, byte[]> secret, String where) {
         javax.net.ssl.SSLContext ssl = BackendSupport.sslContext(secret, false, where);
-        PoolingHttpClientConnectionManager pool = ssl == null ? new PoolingHttpClientConnectionManager()
-                : new PoolingHttpClientConnectionManager(org.apache.http.config.RegistryBuilder
-                .<org.apache.http.conn.socket.ConnectionSocketFactory>create()
-                .register("http", org.apache.http.conn.socket.PlainConnectionSocketFactory.getSocketFactory())
-                .register("https", new org.apache.http.conn.ssl.SSLConnectionSocketFactory(ssl)).build());
-        pool.setMaxTotal(maxConnections);
-        pool.setDefaultMaxPerRoute(maxConnections);
-        HttpClientBuilder hc = ApacheHttpTransport.newDefaultHttpClientBuilder().setConnectionManager(pool);
-        return new ApacheHttpTransport(hc.build());
+        NetHttpTransport.Builder b = new NetHttpTransport.Builder();
+        if (ssl != null) {
+            b.setSslSocketFactory(ssl.getSocketFactory());
+        }
+        return b.build();
     }
 
     private void ensureBucket(boolean autoCreate, String project) {

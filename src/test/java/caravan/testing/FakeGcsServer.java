@@ -57,7 +57,8 @@ public final class FakeGcsServer implements StorageServer {
             KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
             g.initialize(2048);
             String pem = "-----BEGIN PRIVATE KEY-----\\n"
-                    + Base64.getMimeEncoder(64, "\\n".getBytes()).encodeToString(g.generateKeyPair().getPrivate().getEncoded())
+                    + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(g.generateKeyPair().getPrivate().getEncoded())
+                    .replace("\n", "\\n")
                     + "\\n-----END PRIVATE KEY-----\\n";
             return """
                     {"type": "service_account", "project_id": "caravan-test", "private_key_id": "0123456789abcdef",
