@@ -45,8 +45,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <li>a key is a pointer {@code snapshots/<sha256>}: JSON naming the key, a version, the parts (small
  * content inline). A write publishes a new pointer, then deletes the older ones; a reader takes the
  * newest. A stream that fails publishes no pointer: no object (its parts are garbage);
- * <li>an exclusive creation first uploads a claim {@code locks/<sha256 of "caravan-claim\n" + key>}, whose
- * name follows from the key: the server refuses it (403) when it exists.
+ * <li>an exclusive creation of another key first uploads a claim {@code locks/<sha256 of "caravan-claim\n" +
+ * key>}, whose name follows from the key: the server refuses it (403) when it exists. rest-server checks
+ * and renames in two steps, so two claims at the same instant can both succeed: only {@code caravan.json}
+ * is strictly exclusive here. The protocol's other exclusive creations do not need more (a snapshot id is
+ * random; a manifest has one writer; two sweepers that both claim a dead folder both delete it).
  * </ul>
  */
 public final class RestBackend implements Backend {
@@ -211,7 +214,16 @@ public final class RestBackend implements Backend {
 
     /** Every pointer on the server (new ones read once: a pointer never changes). */
     private List<Pointer> pointers() throws IOException {
-        HttpResponse<byte[]> r = expect("list", "GET", "snapshots/", null, 200);
+        // rest-server answers 404 when a file it lists is renamed meanwhile (an upload finishing): list again
+        HttpResponse<byte[]> r = send("GET", "snapshots/", null, null);
+        for (int attempt = 0; r.statusCode() == 404 && attempt < 10; attempt++) {
+            sleep(50L << Math.min(attempt, 4));
+            r = send("GET", "snapshots/", null, null);
+        }
+        if (r.statusCode() != 200) {
+            throw new IOException("cannot list " + location + "snapshots/: " + r.statusCode()
+                    + (r.statusCode() == 401 ? " (check REST_SERVER_USERNAME and REST_SERVER_PASSWORD)" : ""));
+        }
         Set<String> ids = new java.util.HashSet<>();
         for (JsonNode n : JSON.readTree(r.body())) {
             ids.add(n.isTextual() ? n.asText() : n.path("name").asText());
@@ -326,8 +338,8 @@ public final class RestBackend implements Backend {
             return r.statusCode() == 200;
         }
         byte[] c = ("caravan-claim\n" + key).getBytes(StandardCharsets.UTF_8);
-        if (expect("create", "POST", "locks/" + claim(key), c, 200, 403).statusCode() == 403) {
-            return false;
+        if (expect("create", "POST", "locks/" + claim(key), c, 200, 403).statusCode() == 403 || newest(key).isPresent()) {
+            return false; // claimed before, or written (write takes no claim)
         }
         publish(key, content.length, List.of(), content);
         return true;
