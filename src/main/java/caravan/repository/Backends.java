@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * Picks the Backend for a Repository's {@code spec.backend}: s3, gcs, azure, b2, rest and local.
  * Adding a provider (swift) means one Backend class and one case here. Every provider reads the storage
- * Secret's keys itself (README, "Storage Secret keys").
+ * Secret's keys itself (README, "Storage backends").
  */
 public final class Backends {
     private Backends() {
