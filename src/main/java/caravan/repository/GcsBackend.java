@@ -157,6 +157,9 @@ public final class GcsBackend implements Backend {
                 }
             }
         } catch (StorageException e) {
+            if (e.getCode() == 403 && !autoCreate) {
+                return; // a key with object rights only (roles/storage.objectAdmin) may not read bucket metadata
+            }
             throw failure(e);
         }
     }
