@@ -157,8 +157,10 @@ public final class GcsBackend implements Backend {
                 }
             }
         } catch (StorageException e) {
-            if (e.getCode() == 403 && !autoCreate) {
-                return; // a key with object rights only (roles/storage.objectAdmin) may not read bucket metadata
+            if (e.getCode() == 403) {
+                // a key with object rights only (roles/storage.objectAdmin) may not read bucket metadata: the
+                // first object request tells whether it may write
+                return;
             }
             throw failure(e);
         }
@@ -181,7 +183,10 @@ public final class GcsBackend implements Backend {
     }
 
     private IOException io(String what, String key, StorageException e) {
-        return new IOException("cannot " + what + " " + location() + "/" + key + ": " + e.getCode() + " " + e.getMessage(), e);
+        String hint = e.getCode() == 401 || e.getCode() == 403
+                ? " (check GOOGLE_SERVICE_ACCOUNT_JSON_KEY in the storage Secret)" : "";
+        return new IOException("cannot " + what + " " + location() + "/" + key + ": " + e.getCode() + " " + e.getMessage()
+                + hint, e);
     }
 
     @Override
