@@ -212,7 +212,7 @@ class BadInputTest {
                         + "a duration; allowed: e.g. 30s, 5m, 1h30m (more than 0)"),
                 new Case("local-and-s3", replace("    local: {", "    s3: {endpoint: \"http://127.0.0.1:1\", bucket: b}\n    local: {"),
                         BACKUP, 2, Where.ERROR_LINE, file + " document 4: Repository demo/repo spec.backend: sets 2 storage "
-                        + "providers; allowed: exactly one (local or s3)"),
+                        + "providers; allowed: exactly one (local, s3, gcs, azure, swift, b2 or rest)"),
                 new Case("relative-mountpath", replace("mountPath: \"" + repoDir + "\"", "mountPath: \"repo\""), BACKUP, 2,
                         Where.ERROR_LINE, file + " document 4: Repository demo/repo spec.backend.local.mountPath: \"repo\" is a "
                         + "relative path; allowed: an absolute path"),

@@ -84,8 +84,12 @@ public final class Validator {
                 + (b.azure != null ? 1 : 0) + (b.swift != null ? 1 : 0) + (b.b2 != null ? 1 : 0) + (b.rest != null ? 1 : 0);
         if (providers > 1) {
             throw invalid(where, "spec.backend", "sets " + providers + " storage providers; allowed: exactly one "
-                    + "(local or s3)");
+                    + "(local, s3, gcs, azure, swift, b2 or rest)");
         }
+        provider(where, "gcs", b.gcs, "bucket");
+        provider(where, "azure", b.azure, "container");
+        provider(where, "b2", b.b2, "bucket");
+        provider(where, "swift", b.swift, "container");
         if (b.local != null) {
             String mount = b.local.mountPath;
             if (mount == null || mount.isBlank()) {
@@ -103,6 +107,33 @@ public final class Validator {
                     throw invalid(where, "spec.backend.local.subPath", quote(sub) + " leaves mountPath " + mount
                             + "; allowed: a relative path inside mountPath (no '..' above it)");
                 }
+            }
+        }
+    }
+
+    /** A cloud provider's map: its bucket (container) is a non-empty string, maxConnections 1 to 1000. */
+    private static void provider(String where, String name, Map<String, Object> p, String bucketField) {
+        if (p == null) {
+            return;
+        }
+        String field = "spec.backend." + name + ".";
+        Object bucket = p.get(bucketField);
+        if (!(bucket instanceof String s) || s.isBlank()) {
+            throw invalid(where, field + bucketField, (bucket == null ? "is missing" : quote(String.valueOf(bucket))
+                    + " is not a name") + "; allowed: the name of an existing " + bucketField);
+        }
+        Object prefix = p.get("prefix");
+        if (prefix != null && !(prefix instanceof String)) {
+            throw invalid(where, field + "prefix", quote(String.valueOf(prefix)) + " is not a string; allowed: a path "
+                    + "inside the " + bucketField);
+        }
+        Object max = p.get("maxConnections");
+        if (max != null) {
+            boolean ok = max instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())
+                    && n.longValue() >= 1 && n.longValue() <= 1000;
+            if (!ok) {
+                throw invalid(where, field + "maxConnections", quote(String.valueOf(max))
+                        + " is not allowed; allowed: a whole number from 1 to 1000");
             }
         }
     }

@@ -8,8 +8,9 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Picks the Backend for a Repository's {@code spec.backend}. Adding a provider (gcs, azure, swift, b2,
- * rest) means one Backend class and one case here.
+ * Picks the Backend for a Repository's {@code spec.backend}: s3, gcs, azure, b2, rest and local.
+ * Adding a provider (swift) means one Backend class and one case here. Every provider reads the storage
+ * Secret's keys itself (README, "Storage backends").
  */
 public final class Backends {
     private Backends() {
@@ -37,14 +38,25 @@ public final class Backends {
             }
             return new LocalBackend(root);
         }
-        for (Map.Entry<String, Object> p : Map.<String, Object>of("gcs", nn(b.gcs), "azure", nn(b.azure),
-                "swift", nn(b.swift), "b2", nn(b.b2), "rest", nn(b.rest)).entrySet()) {
+        if (b.gcs != null) {
+            return GcsBackend.create(b.gcs, secret, where + ".gcs", s3Settings);
+        }
+        if (b.azure != null) {
+            return AzureBackend.create(camel, b.azure, secret, where + ".azure", s3Settings);
+        }
+        if (b.b2 != null) {
+            return B2Backend.create(camel, b.b2, secret, where + ".b2", s3Settings);
+        }
+        if (b.rest != null) {
+            return RestBackend.create(b.rest, secret, where + ".rest");
+        }
+        for (Map.Entry<String, Object> p : Map.<String, Object>of("swift", nn(b.swift)).entrySet()) {
             if (p.getValue() != Boolean.FALSE) {
                 throw new CaravanException("UnsupportedBackend", where + "." + p.getKey() + ": the " + p.getKey()
-                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store) and local");
+                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store), gcs, azure, b2, rest and local");
             }
         }
-        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3 or local)");
+        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3, gcs, azure, b2, rest or local)");
     }
 
     private static Object nn(Object o) {

@@ -1,0 +1,36 @@
+package caravan.repository;
+
+import caravan.testing.S3Storage;
+import caravan.testing.StorageServer;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * backend.b2 through B2's S3-compatible API, against S3Proxy (no B2 emulator exists): the B2 Secret keys,
+ * B2_ENDPOINT, and B2's own messages; b2_authorize_account (used without B2_ENDPOINT) is not tested.
+ */
+class B2ConformanceTest extends BackendConformanceTest {
+    @Override
+    StorageServer startServer(Path dir) {
+        return S3Storage.b2(dir);
+    }
+
+    @Override
+    Map<String, String> wrongSecret(Map<String, String> good) {
+        Map<String, String> s = new LinkedHashMap<>(good);
+        s.put("B2_ACCOUNT_KEY", "a-wrong-application-key-0123456789");
+        return s;
+    }
+
+    @Override
+    String wrongCredentialNames() {
+        return "B2_ACCOUNT_KEY";
+    }
+
+    @Override
+    String bucketField() {
+        return "spec.backend.b2.bucket";
+    }
+}
