@@ -4,70 +4,101 @@ import caravan.session.CaravanRuntime;
 import caravan.api.BackupConfiguration;
 import caravan.api.BackupSession;
 import caravan.api.Condition;
-import caravan.api.Repository;
 import caravan.manifests.Manifests;
 import caravan.manifests.Yaml;
 import caravan.testing.Fixture;
+import caravan.testing.KubeCluster;
 import caravan.testing.Ports;
 import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodSpec;
-import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceQuotaBuilder;
+import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
+import io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.scheduling.v1.PriorityClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import org.assertj.core.api.ThrowableAssert;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Tenancy of the job executor, on the mock API server (CRUD mode): whatever a tenant writes in its own
- * namespace, its session's Job runs only there, under its own ServiceAccount with a Role limited to its objects,
- * carrying only the runtimeSettings Stash documents (compared field by field); cross-namespace Repositories
- * follow their usagePolicy. And the Job executor is level-triggered: a Job deleted, never started or never
- * created fails its session with the reason, and a re-created session gets new Jobs.
+ * Tenancy of the job executor, on the real API server ({@link KubeCluster}, RBAC on): each tenant writes its objects
+ * and sessions with its own ServiceAccount, which may edit only its namespace; the operator runs under deploy/'s
+ * ServiceAccount. Whatever a tenant writes, its session's Job runs only in its namespace, under its own ServiceAccount
+ * with a Role limited to its objects, carrying only the runtimeSettings Stash documents (compared field by field);
+ * the real Job controller's pods run as that account; and the real authorizer (SubjectAccessReview, and requests
+ * with that account's own token) shows that account reaches nothing of another namespace, creates no pods and
+ * cannot widen its rights. Cross-namespace Repositories follow their usagePolicy. The Job executor is
+ * level-triggered: a Job deleted, never started or refused by a real ResourceQuota fails its session with the reason,
+ * and a re-created session gets new Jobs. No kubelet runs: where a pod's status matters the test writes it as the
+ * kubelet or scheduler would.
  */
-@EnableKubernetesMockClient(crud = true)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TenancyTest {
-    static KubernetesMockServer server;
-    static KubernetesClient client;
+    static final KubeCluster KUBE = KubeCluster.shared();
+    static final KubernetesClient ADMIN = KUBE.admin();
+    static final String OPS = KubeCluster.OPERATOR_NAMESPACE;
+    static final Map<String, KubernetesClient> TENANTS = new HashMap<>();
+    KubernetesClient operatorClient;
     CaravanRuntime operator;
 
     @BeforeAll
     void start() {
-        for (String ns : List.of("team-a", "team-b", "team-c", "caravan-system")) {
-            client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns)
-                    .addToLabels("team", ns).endMetadata().build()).create();
+        for (String ns : List.of("team-a", "team-b", "team-c")) {
+            TENANTS.put(ns, KUBE.tenant(ns));
+        }
+        TENANTS.put(OPS, ADMIN);   // no tenant owns the operator's namespace: what is written there, an admin wrote
+        for (String ns : TENANTS.keySet()) {
+            ADMIN.namespaces().withName(ns).edit(n -> {
+                n.getMetadata().setLabels(new HashMap<>(n.getMetadata().getLabels() == null ? Map.of() : n.getMetadata().getLabels()));
+                n.getMetadata().getLabels().put("team", ns);
+                return n;
+            });
             tenant(ns);
         }
-        // Job creation in team-c fails (a quota, an admission webhook): the API server answers 403
-        server.expect().post().withPath("/apis/batch/v1/namespaces/team-c/jobs")
-                .andReturn(403, Map.of("kind", "Status", "apiVersion", "v1", "status", "Failure", "code", 403,
-                        "reason", "Forbidden", "message", "jobs is forbidden: exceeded quota: team-c-jobs"))
-                .always();
+        // Job creation in team-c is refused by the real ResourceQuota admission (no Jobs allowed there); the test
+        // writes the quota's status as the resourcequota controller (not run here) would
+        ADMIN.resourceQuotas().inNamespace("team-c").resource(new ResourceQuotaBuilder().withNewMetadata()
+                .withName("team-c-jobs").endMetadata().withNewSpec().addToHard("count/jobs.batch", new Quantity("0"))
+                .endSpec().build()).create();
+        ADMIN.resourceQuotas().inNamespace("team-c").withName("team-c-jobs").editStatus(q -> {
+            q.setStatus(new io.fabric8.kubernetes.api.model.ResourceQuotaStatusBuilder()
+                    .addToHard("count/jobs.batch", new Quantity("0")).addToUsed("count/jobs.batch", new Quantity("0")).build());
+            return q;
+        });
+        // what a cluster admin provides: the PriorityClass a runtimeSettings names, a tenant's own ServiceAccount
+        ADMIN.scheduling().v1().priorityClasses().resource(new PriorityClassBuilder().withNewMetadata().withName("backup-low")
+                .endMetadata().withValue(-10).build()).createOr(x -> x.update());
+        ADMIN.serviceAccounts().inNamespace("team-a").resource(new ServiceAccountBuilder().withNewMetadata()
+                .withName("team-a-backup").endMetadata().build()).createOr(x -> x.update());
+        operatorClient = KUBE.operator();
         operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.executor", "job",
                 "caravan.operator.leader-election", "false",
-                "caravan.operator.pod-namespace", "caravan-system",
+                "caravan.operator.pod-namespace", OPS,
                 "caravan.operator.job-image", "registry.example/caravan:test",
                 "caravan.operator.resync-period", "1s",
                 "caravan.operator.job-start-deadline", "15s",
-                "caravan.operator.http-port", String.valueOf(Ports.free())), client);
+                "caravan.operator.http-port", String.valueOf(Ports.free())), operatorClient);
     }
 
     @AfterAll
@@ -75,6 +106,14 @@ class TenancyTest {
         if (operator != null) {
             operator.close();
         }
+        if (operatorClient != null) {
+            operatorClient.close();
+        }
+        TENANTS.forEach((ns, c) -> {
+            if (c != ADMIN) {
+                c.close();
+            }
+        });
     }
 
     /** A tenant's namespace: a storage Secret, an AppBinding with its credentials Secret, a Repository. */
@@ -86,14 +125,9 @@ class TenancyTest {
                 .add(Fixture.s3Repository("repo", "http://127.0.0.1:1", "b", "", "repo-secret")).text());
     }
 
+    /** Written with the namespace's own tenant's rights. */
     private static void apply(String ns, String yaml) {
-        Manifests m = new Manifests(ns).addYaml(yaml.replace("namespace: demo", "namespace: " + ns), "t");
-        for (Class<? extends HasMetadata> type : List.of(Secret.class, caravan.api.AppBinding.class, Repository.class,
-                BackupConfiguration.class)) {
-            for (HasMetadata o : m.all(type)) {
-                client.resource(o).inNamespace(ns).createOr(existing -> existing.update());
-            }
-        }
+        RealApi.apply(TENANTS.get(ns), ns, new Fixture().add(yaml));
     }
 
     /** A paused BackupConfiguration (sessions are started by hand, as Stash's instant backups) with extra spec. */
@@ -102,14 +136,16 @@ class TenancyTest {
                 .replace("repository: {name: repo}", "repository: " + repoRef) + "  paused: true\n" + extraSpec).text());
     }
 
+    /** An instant backup, created by the namespace's tenant. */
     private static BackupSession startSession(String ns, String config, String name) {
-        BackupSession s = BackupSession.of(client.resources(BackupConfiguration.class).inNamespace(ns).withName(config).get());
+        KubernetesClient t = TENANTS.get(ns);
+        BackupSession s = BackupSession.of(t.resources(BackupConfiguration.class).inNamespace(ns).withName(config).get());
         s.getMetadata().setName(name);
-        return client.resource(s).inNamespace(ns).create();
+        return t.resource(s).inNamespace(ns).create();
     }
 
     private static BackupSession session(String ns, String name) {
-        return client.resources(BackupSession.class).inNamespace(ns).withName(name).get();
+        return ADMIN.resources(BackupSession.class).inNamespace(ns).withName(name).get();
     }
 
     private static String phase(String ns, String name) {
@@ -123,18 +159,45 @@ class TenancyTest {
 
     private static Job jobOf(String ns, String sessionName) {
         BackupSession s = session(ns, sessionName);
-        return client.batch().v1().jobs().inNamespace(ns).withName(JobExecutor.jobName("BackupSession", s.getMetadata().getUid())).get();
+        return ADMIN.batch().v1().jobs().inNamespace(ns).withName(JobExecutor.jobName("BackupSession", s.getMetadata().getUid())).get();
+    }
+
+    /** The pods the real Job controller made for a Job. */
+    private static List<Pod> podsOf(Job job) {
+        return ADMIN.pods().inNamespace(job.getMetadata().getNamespace())
+                .withLabel("batch.kubernetes.io/job-name", job.getMetadata().getName()).list().getItems();
+    }
+
+    private static Pod awaitPod(Job job) {
+        await("a pod of Job " + job.getMetadata().getName()).atMost(Duration.ofSeconds(30)).until(() -> !podsOf(job).isEmpty());
+        return podsOf(job).get(0);
     }
 
     private static List<Job> allJobs() {
-        return client.batch().v1().jobs().inAnyNamespace().list().getItems();
+        return ADMIN.batch().v1().jobs().inAnyNamespace().list().getItems();
     }
 
     private static void awaitFailed(String ns, String name) {
         await(name + " Failed").atMost(Duration.ofSeconds(30)).until(() -> "Failed".equals(phase(ns, name)));
     }
 
-    @Test
+    /** The real authorizer's answer for a ServiceAccount (with the groups its token carries). */
+    private static boolean may(String saNamespace, String sa, String verb, String group, String resource,
+                               String namespace, String name) {
+        var sar = ADMIN.authorization().v1().subjectAccessReview().create(new SubjectAccessReviewBuilder().withNewSpec()
+                .withUser("system:serviceaccount:" + saNamespace + ":" + sa)
+                .withGroups("system:serviceaccounts", "system:serviceaccounts:" + saNamespace, "system:authenticated")
+                .withNewResourceAttributes().withVerb(verb).withGroup(group).withResource(resource)
+                .withNamespace(namespace).withName(name).endResourceAttributes().endSpec().build());
+        return Boolean.TRUE.equals(sar.getStatus().getAllowed());
+    }
+
+    private static void assertForbidden(ThrowableAssert.ThrowingCallable request) {
+        assertThatThrownBy(request).isInstanceOfSatisfying(KubernetesClientException.class,
+                e -> assertThat(e.getCode()).as(e.getMessage()).isEqualTo(403));
+    }
+
+@Test
     void aTenantAskingForPrivilegeHostPathOrAnotherNamespacesAccountIsRefusedAndGetsNoJob() {
         // the issue's case: a postStart exec hook and a privileged container
         config("team-a", "hostile", "{name: repo}", """
@@ -183,6 +246,18 @@ class TenancyTest {
             assertThat(j.getSpec().getTemplate().getSpec().getServiceAccountName()).isNotEqualTo("caravan");
             assertThat(j.getMetadata().getNamespace()).isEqualTo(j.getMetadata().getLabels().get(JobExecutor.NAMESPACE_LABEL));
         });
+        // nor can the tenant go around the operator: the real API refuses it Jobs and pods, even in its own
+        // namespace, and everything in another namespace
+        KubernetesClient tenant = TENANTS.get("team-a");
+        assertForbidden(() -> tenant.batch().v1().jobs().inNamespace("team-a").resource(new io.fabric8.kubernetes.api.model.batch.v1.JobBuilder()
+                .withNewMetadata().withName("by-hand").endMetadata().withNewSpec().withNewTemplate().withNewSpec()
+                .withRestartPolicy("Never").addNewContainer().withName("c").withImage("x").endContainer().endSpec().endTemplate()
+                .endSpec().build()).create());
+        assertForbidden(() -> tenant.pods().inNamespace("team-a").resource(new PodBuilder().withNewMetadata().withName("by-hand")
+                .endMetadata().withNewSpec().addNewContainer().withName("c").withImage("x").endContainer().endSpec().build()).create());
+        assertForbidden(() -> tenant.secrets().inNamespace("team-b").withName("repo-secret").get());
+        assertForbidden(() -> tenant.resources(BackupSession.class).inNamespace("team-b").list());
+        assertForbidden(() -> tenant.resources(BackupConfiguration.class).inNamespace(OPS).list());
     }
 
     @Test
@@ -237,9 +312,9 @@ class TenancyTest {
         assertThat(c.getArgs()).containsExactly("run", "--session", "team-a/benign-1");
 
         // its ServiceAccount and a Role naming only its own objects, bound to that account only
-        assertThat(client.serviceAccounts().inNamespace("team-a").withName("caravan-backupconfiguration-benign").get()).isNotNull();
-        assertThat(client.serviceAccounts().inNamespace("caravan-system").withName("caravan-backupconfiguration-benign").get()).isNull();
-        Role role = client.rbac().roles().inNamespace("team-a").withName("caravan-backupconfiguration-benign").get();
+        assertThat(ADMIN.serviceAccounts().inNamespace("team-a").withName("caravan-backupconfiguration-benign").get()).isNotNull();
+        assertThat(ADMIN.serviceAccounts().inNamespace(OPS).withName("caravan-backupconfiguration-benign").get()).isNull();
+        Role role = ADMIN.rbac().roles().inNamespace("team-a").withName("caravan-backupconfiguration-benign").get();
         assertThat(rule(role, "", "secrets").getResourceNames()).containsExactlyInAnyOrder("repo-secret", "etcd-auth");
         assertThat(rule(role, "", "secrets").getVerbs()).containsExactly("get");
         assertThat(rule(role, "appcatalog.appscode.com", "appbindings").getResourceNames()).containsExactly("etcd");
@@ -252,20 +327,72 @@ class TenancyTest {
                 assertThat(r.getResources()).containsExactly("events");
             }
         });
-        RoleBinding binding = client.rbac().roleBindings().inNamespace("team-a").withName("caravan-backupconfiguration-benign").get();
+        RoleBinding binding = ADMIN.rbac().roleBindings().inNamespace("team-a").withName("caravan-backupconfiguration-benign").get();
         assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
             assertThat(s.getName()).isEqualTo("caravan-backupconfiguration-benign");
             assertThat(s.getNamespace()).isEqualTo("team-a");
         });
+
+        // the real Job controller's pod runs as that account, with the token the ServiceAccount admission mounts
+        Pod ran = awaitPod(job);
+        assertThat(ran.getMetadata().getNamespace()).isEqualTo("team-a");
+        assertThat(ran.getSpec().getServiceAccountName()).isEqualTo("caravan-backupconfiguration-benign");
+        assertThat(ran.getSpec().getVolumes()).anySatisfy(v -> assertThat(v.getProjected() == null ? null
+                : v.getProjected().getSources().stream().anyMatch(x -> x.getServiceAccountToken() != null)).isTrue());
+        assertThat(ran.getSpec().getPriority()).isEqualTo(-10);   // the admin's PriorityClass, resolved by admission
+        assertThat(ran.getSpec().getContainers().get(0).getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
+
+        // what that account may do, as the real authorizer says: its own objects, nothing else
+        String sa = "caravan-backupconfiguration-benign";
+        assertThat(may("team-a", sa, "get", "", "secrets", "team-a", "repo-secret")).isTrue();
+        assertThat(may("team-a", sa, "get", "", "secrets", "team-a", "etcd-auth")).isTrue();
+        assertThat(may("team-a", sa, "get", "stash.appscode.com", "backupsessions", "team-a", "benign-1")).isTrue();
+        assertThat(may("team-a", sa, "get", "", "namespaces", "team-a", "team-a")).isTrue();
+        assertThat(may("team-a", sa, "get", "", "secrets", "team-a", "some-other-secret")).isFalse();
+        assertThat(may("team-a", sa, "list", "", "secrets", "team-a", null)).isFalse();
+        assertThat(may("team-a", sa, "get", "stash.appscode.com", "repositories", "team-a", "some-other-repo")).isFalse();
+        for (String other : List.of("team-b", "team-c", OPS)) {
+            assertThat(may("team-a", sa, "get", "", "secrets", other, "repo-secret")).as(other).isFalse();
+            assertThat(may("team-a", sa, "get", "stash.appscode.com", "backupsessions", other, "benign-1")).as(other).isFalse();
+            assertThat(may("team-a", sa, "list", "stash.appscode.com", "backupsessions", other, null)).as(other).isFalse();
+            assertThat(may("team-a", sa, "get", "", "namespaces", other, other)).as(other).isFalse();
+            assertThat(may("team-a", sa, "create", "", "pods", other, null)).as(other).isFalse();
+        }
+        assertThat(may("team-a", sa, "create", "", "pods", "team-a", null)).isFalse();
+        assertThat(may("team-a", sa, "create", "batch", "jobs", "team-a", null)).isFalse();
+        assertThat(may("team-a", sa, "create", "", "serviceaccounts", "team-a", null)).isFalse();
+        assertThat(may("team-a", sa, "update", "rbac.authorization.k8s.io", "roles", "team-a", sa)).isFalse();
+        assertThat(may("team-a", sa, "create", "rbac.authorization.k8s.io", "rolebindings", "team-a", null)).isFalse();
+        assertThat(may("team-a", sa, "impersonate", "", "serviceaccounts", OPS, KubeCluster.OPERATOR_SA)).isFalse();
+        assertThat(may("team-a", sa, "update", "coordination.k8s.io", "leases", OPS, null)).isFalse();
+        // and with its own token, real requests: its storage Secret is served, the rest is 403
+        try (KubernetesClient asJob = KUBE.tokenClient(KUBE.token("team-a", sa), "team-a")) {
+            assertThat(new String(java.util.Base64.getDecoder().decode(asJob.secrets().inNamespace("team-a").withName("repo-secret")
+                    .get().getData().get("RESTIC_PASSWORD")), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("pw-team-a");
+            assertForbidden(() -> asJob.secrets().inNamespace("team-b").withName("repo-secret").get());
+            assertForbidden(() -> asJob.secrets().inNamespace("team-a").list());
+            assertForbidden(() -> asJob.resources(BackupSession.class).inNamespace("team-b").list());
+            assertForbidden(() -> asJob.resources(BackupSession.class).inNamespace(OPS).list());
+            assertForbidden(() -> asJob.pods().inNamespace("team-a").resource(new PodBuilder().withNewMetadata().withName("escape")
+                    .endMetadata().withNewSpec().withServiceAccountName("default").addNewContainer().withName("c").withImage("x")
+                    .endContainer().endSpec().build()).create());
+            assertForbidden(() -> asJob.pods().inNamespace("team-b").list());
+            assertForbidden(() -> asJob.rbac().roles().inNamespace("team-a").withName(sa).get());
+        }
+        // nor can the tenant widen its session's Role: it has no RBAC rights at all
+        assertForbidden(() -> TENANTS.get("team-a").rbac().roles().inNamespace("team-a").withName(sa).get());
 
         // a tenant naming its own ServiceAccount runs under it, bound to the same minimal Role
         config("team-a", "ownsa", "{name: repo}", "  runtimeSettings:\n    pod: {serviceAccountName: team-a-backup}\n");
         startSession("team-a", "ownsa", "ownsa-1");
         await("the ownsa Job").atMost(Duration.ofSeconds(30)).until(() -> jobOf("team-a", "ownsa-1") != null);
         assertThat(jobOf("team-a", "ownsa-1").getSpec().getTemplate().getSpec().getServiceAccountName()).isEqualTo("team-a-backup");
-        assertThat(client.serviceAccounts().inNamespace("team-a").withName("caravan-backupconfiguration-ownsa").get()).isNull();
-        assertThat(client.rbac().roleBindings().inNamespace("team-a").withName("caravan-backupconfiguration-ownsa").get()
+        assertThat(ADMIN.serviceAccounts().inNamespace("team-a").withName("caravan-backupconfiguration-ownsa").get()).isNull();
+        assertThat(ADMIN.rbac().roleBindings().inNamespace("team-a").withName("caravan-backupconfiguration-ownsa").get()
                 .getSubjects().get(0).getName()).isEqualTo("team-a-backup");
+        assertThat(awaitPod(jobOf("team-a", "ownsa-1")).getSpec().getServiceAccountName()).isEqualTo("team-a-backup");
+        assertThat(may("team-a", "team-a-backup", "get", "", "secrets", "team-a", "repo-secret")).isTrue();
+        assertThat(may("team-a", "team-a-backup", "get", "", "secrets", "team-b", "repo-secret")).isFalse();
     }
 
     private static PolicyRule rule(Role role, String group, String resource) {
@@ -301,20 +428,36 @@ class TenancyTest {
             await(name + "'s Job").atMost(Duration.ofSeconds(30)).until(() -> jobOf("team-b", name) != null);
             assertThat(phase("team-b", name)).isEqualTo("Running");
             // Stash's cross-namespace Role: that Repository and its Secret only, in the Repository's namespace
-            Role cross = client.rbac().roles().inNamespace("team-a")
+            Role cross = ADMIN.rbac().roles().inNamespace("team-a")
                     .withName("team-b-caravan-backupconfiguration-uses-" + allowed).get();
             assertThat(rule(cross, "stash.appscode.com", "repositories").getResourceNames()).containsExactly(allowed);
             assertThat(rule(cross, "", "secrets").getResourceNames()).containsExactly("repo-secret");
-            assertThat(client.rbac().roleBindings().inNamespace("team-a").withName(cross.getMetadata().getName()).get()
+            assertThat(ADMIN.rbac().roleBindings().inNamespace("team-a").withName(cross.getMetadata().getName()).get()
                     .getSubjects().get(0).getNamespace()).isEqualTo("team-b");
+            // the real authorizer: team-b's account reaches that Repository and its Secret in team-a, nothing more
+            String sa = "caravan-backupconfiguration-uses-" + allowed;
+            assertThat(may("team-b", sa, "get", "stash.appscode.com", "repositories", "team-a", allowed)).isTrue();
+            assertThat(may("team-b", sa, "get", "", "secrets", "team-a", "repo-secret")).isTrue();
+            assertThat(may("team-b", sa, "get", "", "secrets", "team-a", "etcd-auth")).isFalse();
+            assertThat(may("team-b", sa, "get", "stash.appscode.com", "repositories", "team-a", "other-repo")).isFalse();
+            assertThat(may("team-b", sa, "get", "stash.appscode.com", "repositories", "team-a", "repo")).isFalse();
+            assertThat(may("team-b", sa, "list", "", "secrets", "team-a", null)).isFalse();
+            assertThat(may("team-b", sa, "get", "stash.appscode.com", "backupsessions", "team-a", null)).isFalse();
+            assertThat(may("team-b", sa, "get", "", "secrets", "team-c", "repo-secret")).isFalse();
+            assertThat(awaitPod(jobOf("team-b", name)).getSpec().getServiceAccountName()).isEqualTo(sa);
         }
-        assertThat(client.rbac().roles().inNamespace("team-a").withName("team-b-caravan-backupconfiguration-uses-same-repo").get()).isNull();
+        assertThat(ADMIN.rbac().roles().inNamespace("team-a").withName("team-b-caravan-backupconfiguration-uses-same-repo").get()).isNull();
+        for (String refused : List.of("same-repo", "other-repo")) {
+            assertThat(may("team-b", "caravan-backupconfiguration-uses-" + refused, "get", "stash.appscode.com", "repositories",
+                    "team-a", refused)).as(refused).isFalse();
+        }
 
         // an AppBinding of another namespace is refused, as Stash's Jobs could not read it either
         config("team-b", "other-binding", "{name: repo}", "");
-        BackupConfiguration bc = client.resources(BackupConfiguration.class).inNamespace("team-b").withName("other-binding").get();
+        KubernetesClient teamB = TENANTS.get("team-b");
+        BackupConfiguration bc = teamB.resources(BackupConfiguration.class).inNamespace("team-b").withName("other-binding").get();
         bc.getSpec().target.ref.namespace = "team-a";
-        client.resource(bc).update();
+        teamB.resource(bc).update();
         startSession("team-b", "other-binding", "other-binding-1");
         awaitFailed("team-b", "other-binding-1");
         assertThat(condition("team-b", "other-binding-1", "UsagePolicyViolation").message)
@@ -346,13 +489,16 @@ class TenancyTest {
         startSession("team-a", "deleted", "deleted-1");
         await("deleted-1's Job").atMost(Duration.ofSeconds(30)).until(() -> jobOf("team-a", "deleted-1") != null);
         Job job = jobOf("team-a", "deleted-1");
-        // its pod started (the mock API server runs none: the test plays the Job controller)
-        client.pods().inNamespace("team-a").resource(new PodBuilder().withNewMetadata().withName(job.getMetadata().getName() + "-x")
-                .addToLabels("job-name", job.getMetadata().getName()).endMetadata()
-                .withNewStatus().withPhase("Running").endStatus().build()).create();
+        // the real Job controller made its pod, under the session's account; it starts (the test writes its status
+        // as the kubelet would)
+        Pod pod = awaitPod(job);
+        assertThat(pod.getSpec().getServiceAccountName()).isEqualTo("caravan-backupconfiguration-deleted");
+        assertThat(pod.getMetadata().getOwnerReferences()).singleElement().satisfies(o -> assertThat(o.getUid())
+                .isEqualTo(job.getMetadata().getUid()));
+        running(pod);
         await("BackupExecutorEnsured").atMost(Duration.ofSeconds(30)).until(() -> session("team-a", "deleted-1").getStatus()
                 .conditions.stream().anyMatch(c -> "BackupExecutorEnsured".equals(c.type) && "True".equals(c.status)));
-        client.batch().v1().jobs().inNamespace("team-a").withName(job.getMetadata().getName()).delete();
+        ADMIN.batch().v1().jobs().inNamespace("team-a").withName(job.getMetadata().getName()).delete();
         awaitFailed("team-a", "deleted-1");
         assertThat(condition("team-a", "deleted-1", "JobDeleted").message)
                 .contains("Job team-a/" + job.getMetadata().getName() + " was deleted before the session finished");
@@ -369,11 +515,11 @@ class TenancyTest {
         BackupSession first = startSession("team-a", "again", "again-1");
         await("the first Job").atMost(Duration.ofSeconds(30)).until(() -> jobOf("team-a", "again-1") != null);
         Job old = jobOf("team-a", "again-1");
-        client.resources(BackupSession.class).inNamespace("team-a").withName("again-1").delete();
-        await("the session gone").atMost(Duration.ofSeconds(10)).until(() -> session("team-a", "again-1") == null);
-        // the earlier attempt's Job succeeded (the mock runs no garbage collector, so it is still there)
-        old.setStatus(new io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder().withSucceeded(1).build());
-        client.batch().v1().jobs().inNamespace("team-a").resource(old).updateStatus();
+        TENANTS.get("team-a").resources(BackupSession.class).inNamespace("team-a").withName("again-1").delete();
+        await("the session gone").atMost(Duration.ofSeconds(30)).until(() -> session("team-a", "again-1") == null);
+        // the earlier attempt's Job is owned by the deleted session: the real garbage collector removes it
+        await("the old Job collected").atMost(Duration.ofSeconds(60)).until(() -> ADMIN.batch().v1().jobs()
+                .inNamespace("team-a").withName(old.getMetadata().getName()).get() == null);
 
         BackupSession second = startSession("team-a", "again", "again-1");
         assertThat(second.getMetadata().getUid()).isNotEqualTo(first.getMetadata().getUid());
@@ -407,15 +553,24 @@ class TenancyTest {
         startSession("team-a", "unschedulable", "unschedulable-1");
         await("its Job").atMost(Duration.ofSeconds(30)).until(() -> jobOf("team-a", "unschedulable-1") != null);
         String jobName = jobOf("team-a", "unschedulable-1").getMetadata().getName();
-        client.pods().inNamespace("team-a").resource(new PodBuilder().withNewMetadata().withName(jobName + "-p")
-                .addToLabels("job-name", jobName).endMetadata()
-                .withNewStatus().withPhase("Pending").addNewCondition().withType("PodScheduled").withStatus("False")
+        // the real Job controller's pod; the test says what a scheduler would about it
+        Pod pod = awaitPod(jobOf("team-a", "unschedulable-1"));
+        ADMIN.pods().inNamespace("team-a").withName(pod.getMetadata().getName()).editStatus(p -> new PodBuilder(p).editOrNewStatus()
+                .withPhase("Pending").addNewCondition().withType("PodScheduled").withStatus("False").withReason("Unschedulable")
+                .withLastTransitionTime(Instant.now().toString())
                 .withMessage("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity").endCondition()
-                .endStatus().build()).create();
+                .endStatus().build());
         awaitFailed("team-a", "unschedulable-1");
         assertThat(condition("team-a", "unschedulable-1", "JobNotStarted").message)
                 .contains("no pod of Job team-a/" + jobName + " started within 15s", "didn't match Pod's node affinity");
         await("the Job deleted").atMost(Duration.ofSeconds(10)).until(() ->
-                client.batch().v1().jobs().inNamespace("team-a").withName(jobName).get() == null);
+                ADMIN.batch().v1().jobs().inNamespace("team-a").withName(jobName).get() == null);
+    }
+
+    /** The pod Running, its status written as the kubelet would. */
+    private static void running(Pod pod) {
+        String now = Instant.now().toString();
+        ADMIN.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).editStatus(p ->
+                new PodBuilder(p).editOrNewStatus().withPhase("Running").withStartTime(now).endStatus().build());
     }
 }
