@@ -47,7 +47,8 @@ import static org.awaitility.Awaitility.await;
  * with a Role limited to its objects, carrying only the runtimeSettings Stash documents (compared field by field);
  * the real Job controller's pods run as that account; and the real authorizer (SubjectAccessReview, and requests
  * with that account's own token) shows that account reaches nothing of another namespace, creates no pods and
- * cannot widen its rights. Cross-namespace Repositories follow their usagePolicy. The Job executor is
+ * cannot widen its rights; a session's pod run by {@link caravan.testing.NodeAgent} spoke to the API (audit log) only
+ * with its pod-bound token, only in its namespace (plus reading Stash's cluster-wide Tasks), never refused. Cross-namespace Repositories follow their usagePolicy. The Job executor is
  * level-triggered: a Job deleted, never started or refused by a real ResourceQuota fails its session with the reason,
  * and a re-created session gets new Jobs. No kubelet runs: where a pod's status matters the test writes it as the
  * kubelet or scheduler would.
@@ -393,6 +394,74 @@ class TenancyTest {
         assertThat(awaitPod(jobOf("team-a", "ownsa-1")).getSpec().getServiceAccountName()).isEqualTo("team-a-backup");
         assertThat(may("team-a", "team-a-backup", "get", "", "secrets", "team-a", "repo-secret")).isTrue();
         assertThat(may("team-a", "team-a-backup", "get", "", "secrets", "team-b", "repo-secret")).isFalse();
+    }
+
+    @Test
+    void aSessionsPodRunsUnderItsOwnAccountAndTouchesOnlyItsNamespace() throws Exception {
+        java.nio.file.Path tmp = java.nio.file.Files.createTempDirectory("caravan-tenancy");
+        String ns = "team-run";
+        KubernetesClient tenant = KUBE.tenant(ns);
+        TENANTS.put(ns, tenant);
+        long auditFrom = java.nio.file.Files.size(KUBE.auditLog());
+        try (caravan.testing.S3ProxyServer s3 = caravan.testing.S3ProxyServer.start(tmp.resolve("s3"));
+             caravan.testing.EtcdServer etcd = caravan.testing.EtcdServer.start(tmp.resolve("etcd"));
+             caravan.testing.NodeAgent agent = caravan.testing.NodeAgent.start(KUBE, tmp.resolve("node"), ns)) {
+            etcd.putAll(Map.of("/run/a", "1"));
+            apply(ns, new Fixture()
+                    .add(Fixture.secret("run-secret", "RESTIC_PASSWORD", "run-pw", "AWS_ACCESS_KEY_ID",
+                            caravan.testing.S3ProxyServer.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", caravan.testing.S3ProxyServer.SECRET_KEY))
+                    .add(Fixture.appBinding("run-etcd", etcd.url()))
+                    .add(Fixture.s3Repository("run-repo", s3.endpoint(), "run", "", "run-secret"))
+                    .add(Fixture.backupConfiguration("run", "run-repo", "run-etcd", 3, "") + "  paused: true\n").text());
+            startSession(ns, "run", "run-1");
+            await("run-1 done (pods: " + tmp.resolve("node") + ")").atMost(Duration.ofSeconds(150))
+                    .until(() -> "Succeeded".equals(phase(ns, "run-1")) || "Failed".equals(phase(ns, "run-1")));
+            assertThat(phase(ns, "run-1")).as(session(ns, "run-1").getStatus().conditions + "\n" + agent.logs(ns))
+                    .isEqualTo("Succeeded");
+            Pod ran = podsOf(jobOf(ns, "run-1")).get(0);
+            assertThat(ran.getSpec().getServiceAccountName()).isEqualTo("caravan-backupconfiguration-run");
+            // the audit log: the pod's process spoke to the API as the session's account only, in its namespace only,
+            // and every request it made was allowed (its Role is enough; nothing it needs lies elsewhere)
+            String user = "system:serviceaccount:" + ns + ":caravan-backupconfiguration-run";
+            List<com.fasterxml.jackson.databind.JsonNode> requests = new java.util.ArrayList<>();
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(KUBE.auditLog().toFile(), "r")) {
+                f.seek(auditFrom);
+                byte[] rest = new byte[(int) (f.length() - auditFrom)];
+                f.readFully(rest);
+                for (String line : new String(rest, java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+                    if (!line.isBlank() && line.contains(user)) {
+                        com.fasterxml.jackson.databind.JsonNode e = json.readTree(line);
+                        if (user.equals(e.path("user").path("username").asText()) && e.has("objectRef")) {
+                            requests.add(e);
+                        }
+                    }
+                }
+            }
+            assertThat(requests).as("requests of " + user).isNotEmpty();
+            assertThat(requests).anySatisfy(e -> {
+                assertThat(e.path("objectRef").path("resource").asText()).isEqualTo("secrets");
+                assertThat(e.path("objectRef").path("name").asText()).isEqualTo("run-secret");
+            });
+            assertThat(requests).allSatisfy(e -> {
+                com.fasterxml.jackson.databind.JsonNode o = e.path("objectRef");
+                if (o.path("namespace").asText("").isEmpty()) {
+                    // cluster-scoped: only reading Stash's Tasks and Functions (granted to every ServiceAccount by
+                    // deploy/'s caravan-task-reader, as Stash's catalogue is public)
+                    assertThat(o.path("resource").asText()).as(e.toString()).isIn("tasks", "functions");
+                    assertThat(e.path("verb").asText()).as(e.toString()).isIn("get", "list", "watch");
+                } else {
+                    assertThat(o.path("namespace").asText()).as(e.toString()).isEqualTo(ns);
+                }
+                assertThat(e.path("annotations").path("authorization.k8s.io/decision").asText()).as(e.toString()).isEqualTo("allow");
+                // with the token bound to the Job controller's pod (NodeAgent's TokenRequest for that pod)
+                assertThat(e.path("user").path("extra").path("authentication.kubernetes.io/pod-name").path(0).asText())
+                        .isEqualTo(ran.getMetadata().getName());
+            });
+            assertThat(requests).anySatisfy(e -> assertThat(e.path("objectRef").path("subresource").asText()).isEqualTo("status"));
+        } finally {
+            caravan.util.Paths2.deleteRecursively(tmp);
+        }
     }
 
     private static PolicyRule rule(Role role, String group, String resource) {
