@@ -1,34 +1,33 @@
 package caravan.operator;
 
-import caravan.Caravan;
 import caravan.session.CaravanRuntime;
 import caravan.api.BackupConfiguration;
-import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.manifests.Manifests;
 import caravan.testing.Await;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
+import caravan.testing.KubeCluster;
+import caravan.testing.NodeAgent;
 import caravan.testing.Ports;
+import caravan.testing.Processes;
 import caravan.testing.S3ProxyServer;
 import caravan.util.Paths2;
-import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.Secret;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
-import io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder;
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -37,173 +36,212 @@ import static caravan.testing.Fixture.param;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Restoring a running 3-member etcd StatefulSet in place. The mock API server runs no pods, so the test
- * plays the kubelet and the Job controller: it runs each member Job's command ({@code caravan restore-member})
- * on a directory standing for that member's PVC, marks the Jobs done and the pods ready; then the three
- * restored data dirs are started as a real etcd cluster and must hold every key.
+ * Restoring a running 3-member etcd StatefulSet in place, on the real API server ({@link KubeCluster}): the real
+ * StatefulSet controller runs the members (their pods run by {@link NodeAgent} as real etcd processes, each on its
+ * own loopback address, args expanded from {@code $(POD_NAME)} and {@code $(POD_IP)} as the kubelet does, data on
+ * the directory standing for its PVC); the operator, under deploy/'s ServiceAccount, scales the StatefulSet to 0,
+ * the real Job controller runs one {@code caravan restore-member} Job per member on its PVC, the operator scales back
+ * and checks etcd's health through the AppBinding; the restarted members then hold exactly the snapshot's keys (the
+ * stale key of the running cluster gone). A second restore whose member etcd-1 the node refuses fails, naming it, and
+ * leaves the StatefulSet at 0.
  */
-@EnableKubernetesMockClient(crud = true)
 class StatefulSetRestoreTest {
-    static KubernetesClient client;
+    static final KubeCluster KUBE = KubeCluster.shared();
+    static final KubernetesClient ADMIN = KUBE.admin();
+    static final String NS = "sts";
+    static final ObjectMapper JSON = new ObjectMapper();
 
-    private static List<Job> memberJobs() {
-        return client.batch().v1().jobs().inNamespace("demo").withLabel(JobExecutor.MEMBER_LABEL).list().getItems();
+    private static List<Job> memberJobs(String restore) {
+        return ADMIN.batch().v1().jobs().inNamespace(NS).withLabel(JobExecutor.MEMBER_LABEL).list().getItems().stream()
+                .filter(j -> restore.equals(j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL))).toList();
+    }
+
+    private static RestoreSession restore(String name) {
+        return ADMIN.resources(RestoreSession.class).inNamespace(NS).withName(name).get();
+    }
+
+    private static String phase(String name) {
+        RestoreSession r = restore(name);
+        return r == null || r.getStatus() == null ? null : r.getStatus().phase;
+    }
+
+    private static StatefulSet sts() {
+        return ADMIN.apps().statefulSets().inNamespace(NS).withName("etcd").get();
+    }
+
+    private static String etcdctl(String endpoint, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("etcdctl", "--endpoints", endpoint, "--command-timeout", "5s"));
+        cmd.addAll(List.of(args));
+        return Processes.run(cmd, null, Map.of("ETCDCTL_API", "3"));
+    }
+
+    private static Map<String, String> keys(String endpoint) {
+        try {
+            Map<String, String> out = new TreeMap<>();
+            for (JsonNode kv : JSON.readTree(etcdctl(endpoint, "get", "", "--prefix", "-w", "json")).path("kvs")) {
+                out.put(new String(Base64.getDecoder().decode(kv.path("key").asText()), StandardCharsets.UTF_8),
+                        new String(Base64.getDecoder().decode(kv.path("value").asText("")), StandardCharsets.UTF_8));
+            }
+            return out;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static boolean healthy(String endpoint) {
+        try {
+            return etcdctl(endpoint, "endpoint", "health").contains("is healthy");
+        } catch (IllegalStateException e) {
+            return false;
+        }
+    }
+
+    private static RestoreSession restoreSession(String name, String initialCluster, String... extra) {
+        List<String> params = new ArrayList<>(List.of(param("initialCluster", initialCluster), param("dataDir", "/var/run/etcd"),
+                param("workloadKind", "StatefulSet"), param("workloadName", "etcd")));
+        params.addAll(List.of(extra));
+        return new Manifests(NS).addYaml(new Fixture().add(Fixture.restoreSession(name, "repo", "etcd", "latest",
+                String.join(",", params))).text().replace("namespace: demo", "namespace: " + NS), "t").all(RestoreSession.class).get(0);
     }
 
     @Test
     void aThreeMemberStatefulSetIsRestoredInPlace() throws Exception {
         Path tmp = Files.createTempDirectory("caravan-sts");
+        KubernetesClient tenant = KUBE.tenant(NS);
+        int clientPort = Ports.free();
+        int peerPort = Ports.free();
+        String[] member = new String[3];
+        for (int i = 0; i < 3; i++) {
+            member[i] = "http://127.0.0." + (10 + i);   // NodeAgent's address of StatefulSet pod i
+        }
+        String initialCluster = "etcd-0=" + member[0] + ":" + peerPort + ",etcd-1=" + member[1] + ":" + peerPort
+                + ",etcd-2=" + member[2] + ":" + peerPort;
         try (S3ProxyServer s3 = S3ProxyServer.start(tmp.resolve("s3"));
-             EtcdServer etcd = EtcdServer.start(tmp.resolve("etcd"))) {
-            Map<String, String> source = new TreeMap<>();
+             EtcdServer source = EtcdServer.start(tmp.resolve("etcd"));
+             NodeAgent agent = NodeAgent.start(KUBE, tmp.resolve("node"), NS)) {
+            Map<String, String> keys = new TreeMap<>();
             for (int i = 0; i < 300; i++) {
-                source.put("/sts/key-" + i, "value-" + i);
+                keys.put("/sts/key-" + i, "value-" + i);
             }
-            etcd.putAll(source);
-            int[] peers = {Ports.free(), Ports.free(), Ports.free()};
-            String initialCluster = "etcd-0=http://127.0.0.1:" + peers[0] + ",etcd-1=http://127.0.0.1:" + peers[1]
-                    + ",etcd-2=http://127.0.0.1:" + peers[2];
-            Manifests m = new Manifests("demo").addYaml(new Fixture()
+            source.putAll(keys);
+            Fixture common = new Fixture()
                     .add(Fixture.secret("repo-secret", "RESTIC_PASSWORD", "sts-pw",
                             "AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY))
-                    .add(Fixture.appBinding("etcd", etcd.url()))
-                    .add(Fixture.s3Repository("repo", s3.endpoint(), "sts-repo", "", "repo-secret"))
-                    .add(Fixture.backupConfiguration("backup", "repo", "etcd", 5, "") + "  paused: true\n")
-                    .text(), "fixture");
-            // a snapshot to restore
-            try (CaravanRuntime local = CaravanRuntime.start(Map.of("caravan.kdf.iterations", "2000"))) {
-                assertThat(local.backup(m, m.require(BackupConfiguration.class, "demo", "backup", "t")).getStatus().phase)
+                    .add(Fixture.s3Repository("repo", s3.endpoint(), "sts-repo", "", "repo-secret"));
+            // a snapshot of the source etcd to restore (taken locally)
+            Manifests local = RealApi.manifests(NS, new Fixture().add(common.text()).add(Fixture.appBinding("etcd", source.url()))
+                    .add(Fixture.backupConfiguration("backup", "repo", "etcd", 5, "") + "  paused: true\n"));
+            try (CaravanRuntime rt = CaravanRuntime.start(Map.of("caravan.kdf.iterations", "2000"))) {
+                assertThat(rt.backup(local, local.require(BackupConfiguration.class, NS, "backup", "t")).getStatus().phase)
                         .isEqualTo("Succeeded");
             }
-            for (Class<? extends HasMetadata> type : List.of(Secret.class, caravan.api.AppBinding.class, Repository.class)) {
-                for (HasMetadata o : m.all(type)) {
-                    client.resource(o).inNamespace("demo").create();
-                }
-            }
-            StatefulSet sts = new StatefulSetBuilder().withNewMetadata().withName("etcd").withNamespace("demo").endMetadata()
-                    .withNewSpec().withReplicas(3).withServiceName("etcd")
+            // in the cluster, the tenant's AppBinding names the StatefulSet's etcd (member 0's address)
+            RealApi.apply(tenant, NS, new Fixture().add(common.text())
+                    .add(Fixture.appBinding("etcd", member[0] + ":" + clientPort)));
+
+            // the running 3-member etcd StatefulSet (made by an admin: a tenant may not), the real controller's pods
+            String ip = "http://$(POD_IP):";
+            StatefulSet set = new StatefulSetBuilder().withNewMetadata().withName("etcd").withNamespace(NS).endMetadata()
+                    .withNewSpec().withReplicas(3).withServiceName("etcd").withPodManagementPolicy("Parallel")
                         .withNewSelector().addToMatchLabels("app", "etcd").endSelector()
                         .withNewTemplate().withNewMetadata().addToLabels("app", "etcd").endMetadata()
-                            .withNewSpec().addNewContainer().withName("etcd").withImage("etcd:3.5")
+                            .withNewSpec().addNewContainer().withName("etcd").withImage("etcd:3.5").withCommand("etcd")
+                                .withArgs("--name", "$(POD_NAME)", "--data-dir", "/var/run/etcd",
+                                        "--listen-client-urls", ip + clientPort, "--advertise-client-urls", ip + clientPort,
+                                        "--listen-peer-urls", ip + peerPort, "--initial-advertise-peer-urls", ip + peerPort,
+                                        "--initial-cluster", initialCluster, "--initial-cluster-token", "sts-old",
+                                        "--initial-cluster-state", "new")
+                                .addNewEnv().withName("POD_NAME").withNewValueFrom().withNewFieldRef().withFieldPath("metadata.name")
+                                    .endFieldRef().endValueFrom().endEnv()
+                                .addNewEnv().withName("POD_IP").withNewValueFrom().withNewFieldRef().withFieldPath("status.podIP")
+                                    .endFieldRef().endValueFrom().endEnv()
                                 .addNewVolumeMount().withName("data").withMountPath("/var/run/etcd").endVolumeMount()
                             .endContainer().endSpec()
                         .endTemplate()
-                        .addNewVolumeClaimTemplate().withNewMetadata().withName("data").endMetadata().endVolumeClaimTemplate()
+                        .addNewVolumeClaimTemplate().withNewMetadata().withName("data").endMetadata().withNewSpec()
+                            .withAccessModes("ReadWriteOnce").withNewResources().addToRequests("storage",
+                                    new io.fabric8.kubernetes.api.model.Quantity("1Gi")).endResources().endSpec()
+                        .endVolumeClaimTemplate()
                     .endSpec().build();
-            client.resource(sts).create();
+            ADMIN.resource(set).create();
+            Await.until("the old cluster healthy (pods: " + tmp.resolve("node") + ")", Duration.ofSeconds(90),
+                    () -> healthy(member[0] + ":" + clientPort) && healthy(member[1] + ":" + clientPort)
+                            && healthy(member[2] + ":" + clientPort));
+            List<Pod> old = ADMIN.pods().inNamespace(NS).withLabel("app", "etcd").list().getItems();
+            assertThat(old).extracting(p -> p.getStatus().getPodIP()).containsExactlyInAnyOrder("127.0.0.10", "127.0.0.11", "127.0.0.12");
+            etcdctl(member[1] + ":" + clientPort, "put", "/stale", "old cluster");
+            assertThat(keys(member[2] + ":" + clientPort)).containsEntry("/stale", "old cluster");
 
-            try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
+            try (KubernetesClient operatorClient = KUBE.operator();
+                 CaravanRuntime operator = OperatorRuntime.start(Map.of(
                     "caravan.operator.leader-election", "false",
-                    "caravan.operator.pod-namespace", "caravan-system",
+                    "caravan.operator.pod-namespace", KubeCluster.OPERATOR_NAMESPACE,
+                    "caravan.operator.job-image", "caravan:test",
                     "caravan.operator.http-port", String.valueOf(Ports.free()),
                     "caravan.operator.resync-period", "2s",
-                    "caravan.etcd.health-interval", "300ms"), client)) {
-                client.resource(new Manifests("demo").addYaml(new Fixture().add(Fixture.restoreSession("restore", "repo", "etcd",
-                        "latest", String.join(",", param("initialCluster", initialCluster),
-                                param("initialClusterToken", "sts-restored"), param("dataDir", "/var/run/etcd"),
-                                param("workloadKind", "StatefulSet"), param("workloadName", "etcd")))).text(), "t")
-                        .all(RestoreSession.class).get(0)).inNamespace("demo").create();
+                    "caravan.etcd.health-interval", "300ms"), operatorClient)) {
+                tenant.resource(restoreSession("restore", initialCluster, param("initialClusterToken", "sts-restored")))
+                        .inNamespace(NS).create();
 
-                Await.until("the StatefulSet scaled to 0 and three member Jobs", Duration.ofSeconds(30),
-                        () -> memberJobs().size() == 3);
-                StatefulSet down = client.apps().statefulSets().inNamespace("demo").withName("etcd").get();
-                assertThat(down.getSpec().getReplicas()).isZero();
+                Await.until("three member Jobs", Duration.ofSeconds(60), () -> memberJobs("restore").size() == 3);
+                StatefulSet down = sts();
                 assertThat(down.getMetadata().getAnnotations()).containsEntry(StatefulSetRestore.REPLICAS_ANNOTATION, "3");
-                List<Job> jobs = new ArrayList<>(memberJobs());
+                assertThat(ADMIN.pods().inNamespace(NS).withLabel("app", "etcd").list().getItems())
+                        .as("the members stopped before their restore").isEmpty();
+                List<Job> jobs = new ArrayList<>(memberJobs("restore"));
                 jobs.sort(java.util.Comparator.comparing(j -> j.getMetadata().getLabels().get(JobExecutor.MEMBER_LABEL)));
-                Config kube = client.getConfiguration();
-                System.setProperty("kubernetes.master", kube.getMasterUrl());
-                System.setProperty("kubernetes.trust.certificates", "true");
-                System.setProperty("kubernetes.auth.tryKubeConfig", "false");
-                System.setProperty("kubernetes.auth.tryServiceAccount", "false");
                 for (int i = 0; i < 3; i++) {
-                    Job job = jobs.get(i);
-                    var pod = job.getSpec().getTemplate().getSpec();
+                    var pod = jobs.get(i).getSpec().getTemplate().getSpec();
+                    int n = i;
                     assertThat(pod.getVolumes()).anySatisfy(v -> assertThat(v.getPersistentVolumeClaim() == null ? null
-                            : v.getPersistentVolumeClaim().getClaimName()).isEqualTo("data-etcd-" + job.getMetadata().getName().substring(job.getMetadata().getName().length() - 1)));
-                    List<String> args = pod.getContainers().get(0).getArgs();
-                    assertThat(args).startsWith("restore-member", "--session", "demo/restore", "--member", "etcd-" + i);
+                            : v.getPersistentVolumeClaim().getClaimName()).isEqualTo("data-etcd-" + n));
+                    assertThat(pod.getContainers().get(0).getArgs())
+                            .startsWith("restore-member", "--session", NS + "/restore", "--member", "etcd-" + i);
                     assertThat(pod.getContainers().get(0).getVolumeMounts()).anySatisfy(vm ->
                             assertThat(vm.getMountPath()).isEqualTo("/var/run/etcd"));
-                    // be the Job: the member's PVC already holds old data, which the restore replaces
-                    Path pvc = Files.createDirectories(tmp.resolve("pvc-" + i));
-                    Files.writeString(pvc.resolve("old-data"), "stale");
-                    ByteArrayOutputStream out = new ByteArrayOutputStream();
-                    int exit = Caravan.execute(new String[] {"restore-member", "--session", "demo/restore", "--member", "etcd-" + i,
-                            "--data-dir", pvc.toString(), "--set", "caravan.temp-dir=" + tmp.resolve("work")},
-                            new PrintStream(out, true), System.err);
-                    assertThat(exit).as(out.toString()).isZero();
-                    assertThat(pvc.resolve("old-data")).doesNotExist();
-                    assertThat(pvc.resolve("member/snap/db")).exists();
-                    job.setStatus(new JobStatusBuilder().withSucceeded(1).build());
-                    client.batch().v1().jobs().inNamespace("demo").resource(job).updateStatus();
                 }
-                Await.until("the StatefulSet scaled back to 3", Duration.ofSeconds(30), () ->
-                        client.apps().statefulSets().inNamespace("demo").withName("etcd").get().getSpec().getReplicas() == 3);
-                // be the kubelet: the pods are ready
-                StatefulSet up = client.apps().statefulSets().inNamespace("demo").withName("etcd").get();
-                up.setStatus(new io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder().withReplicas(3).withReadyReplicas(3).build());
-                client.apps().statefulSets().inNamespace("demo").resource(up).updateStatus();
-                Await.until("the RestoreSession Succeeded", Duration.ofSeconds(30), () -> {
-                    RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("restore").get();
-                    return r.getStatus() != null && "Succeeded".equals(r.getStatus().phase);
-                });
-                RestoreSession r = client.resources(RestoreSession.class).inNamespace("demo").withName("restore").get();
+                Await.until("the RestoreSession done (pods:\n" + tmp.resolve("node") + ")", Duration.ofSeconds(240),
+                        () -> "Succeeded".equals(phase("restore")) || "Failed".equals(phase("restore")));
+                RestoreSession r = restore("restore");
+                assertThat(r.getStatus().phase).as(r.getStatus().conditions + "\n" + agent.logs(NS)).isEqualTo("Succeeded");
                 assertThat(r.getStatus().stats).extracting(h -> h.hostname).containsExactly("etcd-0", "etcd-1", "etcd-2");
                 assertThat(r.getStatus().conditions.get(r.getStatus().conditions.size() - 1).message)
-                        .contains("restored 3 members of StatefulSet demo/etcd", "is healthy");
-                assertThat(client.apps().statefulSets().inNamespace("demo").withName("etcd").get().getMetadata().getAnnotations())
-                        .doesNotContainKey(StatefulSetRestore.REPLICAS_ANNOTATION);
-
-                // a second restore whose member etcd-1 fails: the StatefulSet stays at 0, the status names the member
-                client.resource(new Manifests("demo").addYaml(new Fixture().add(Fixture.restoreSession("restore-2", "repo",
-                        "etcd", "latest", String.join(",", param("initialCluster", initialCluster), param("dataDir", "/var/run/etcd"),
-                                param("workloadKind", "StatefulSet"), param("workloadName", "etcd")))).text(), "t")
-                        .all(RestoreSession.class).get(0)).inNamespace("demo").create();
-                Await.until("three Jobs of the second restore", Duration.ofSeconds(30), () -> memberJobs().stream()
-                        .filter(j -> "restore-2".equals(j.getMetadata().getLabels().get(JobExecutor.NAME_LABEL))).count() == 3);
-                for (Job job : memberJobs()) {
-                    if (!"restore-2".equals(job.getMetadata().getLabels().get(JobExecutor.NAME_LABEL))) {
-                        continue;
-                    }
-                    boolean fail = "etcd-1".equals(job.getMetadata().getLabels().get(JobExecutor.MEMBER_LABEL));
-                    job.setStatus(fail ? new JobStatusBuilder().withFailed(1).build() : new JobStatusBuilder().withSucceeded(1).build());
-                    client.batch().v1().jobs().inNamespace("demo").resource(job).updateStatus();
+                        .contains("restored 3 members of StatefulSet " + NS + "/etcd", "etcd at 127.0.0.10:" + clientPort + " is healthy");
+                assertThat(sts().getSpec().getReplicas()).isEqualTo(3);
+                assertThat(sts().getMetadata().getAnnotations()).doesNotContainKey(StatefulSetRestore.REPLICAS_ANNOTATION);
+                for (Job j : memberJobs("restore")) {
+                    assertThat(JobExecutor.succeeded(j)).as(j.getMetadata().getName()).isTrue();
                 }
-                Await.until("the second RestoreSession Failed", Duration.ofSeconds(30), () -> {
-                    RestoreSession r2 = client.resources(RestoreSession.class).inNamespace("demo").withName("restore-2").get();
-                    return r2.getStatus() != null && "Failed".equals(r2.getStatus().phase);
-                });
-                RestoreSession r2 = client.resources(RestoreSession.class).inNamespace("demo").withName("restore-2").get();
+                // the real StatefulSet's restarted members serve exactly the snapshot: the old cluster's key is gone
+                for (int i = 0; i < 3; i++) {
+                    String ep = member[i] + ":" + clientPort;
+                    Await.until("member " + i + " healthy", Duration.ofSeconds(60), () -> healthy(ep));
+                    assertThat(keys(ep)).as("member " + i).isEqualTo(keys);
+                }
+                String members = etcdctl(member[0] + ":" + clientPort, "member", "list");
+                assertThat(members).contains("etcd-0", "etcd-1", "etcd-2", member[1] + ":" + peerPort);
+
+                // a second restore whose member etcd-1 the node refuses: the StatefulSet stays at 0, the status names it
+                RestoreSession second = tenant.resource(restoreSession("restore-2", initialCluster)).inNamespace(NS).create();
+                agent.refuse(NS, JobExecutor.dnsName("caravan-restore", second.getMetadata().getUid(), "-1") + "-",
+                        "OutOfpods");
+                Await.until("the second RestoreSession done", Duration.ofSeconds(240),
+                        () -> "Failed".equals(phase("restore-2")) || "Succeeded".equals(phase("restore-2")));
+                RestoreSession r2 = restore("restore-2");
+                assertThat(r2.getStatus().phase).as(String.valueOf(r2.getStatus().conditions)).isEqualTo("Failed");
                 assertThat(r2.getStatus().conditions.get(r2.getStatus().conditions.size() - 1).message)
                         .contains("restoring members [etcd-1] failed", "stays scaled to 0");
                 assertThat(r2.getStatus().stats).extracting(h -> h.phase).containsExactly("Succeeded", "Failed", "Succeeded");
-                StatefulSet held = client.apps().statefulSets().inNamespace("demo").withName("etcd").get();
+                StatefulSet held = sts();
                 assertThat(held.getSpec().getReplicas()).isZero();
                 assertThat(held.getMetadata().getAnnotations()).containsEntry(StatefulSetRestore.REPLICAS_ANNOTATION, "3");
-            } finally {
-                for (String p : List.of("kubernetes.master", "kubernetes.trust.certificates", "kubernetes.auth.tryKubeConfig",
-                        "kubernetes.auth.tryServiceAccount")) {
-                    System.clearProperty(p);
-                }
-            }
-            // the three PVCs form the restored cluster
-            List<EtcdServer> members = new ArrayList<>();
-            try {
-                for (int i = 0; i < 3; i++) {
-                    members.add(EtcdServer.launch("etcd-" + i, tmp.resolve("pvc-" + i), Ports.free(), peers[i], initialCluster,
-                            tmp.resolve("logs/m" + i + ".log"), "--initial-cluster-token", "sts-restored"));
-                }
-                for (EtcdServer e : members) {
-                    e.awaitReady();
-                }
-                for (EtcdServer e : members) {
-                    assertThat(e.getAll()).isEqualTo(source);
-                }
-            } finally {
-                members.forEach(EtcdServer::close);
+                assertThat(JobExecutor.failed(memberJobs("restore-2").stream().filter(j -> "etcd-1".equals(j.getMetadata()
+                        .getLabels().get(JobExecutor.MEMBER_LABEL))).findFirst().orElseThrow())).isTrue();
+                assertThat(ADMIN.pods().inNamespace(NS).withLabel("app", "etcd").list().getItems()).isEmpty();
             }
         } finally {
+            ADMIN.apps().statefulSets().inNamespace(NS).withName("etcd").delete();
+            tenant.close();
             Paths2.deleteRecursively(tmp);
         }
     }

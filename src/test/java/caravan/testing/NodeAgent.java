@@ -1,31 +1,21 @@
 package caravan.testing;
 
 import io.fabric8.kubernetes.api.model.BindingBuilder;
-import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
-import io.fabric8.kubernetes.api.model.EnvFromSource;
-import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
-import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.api.model.Volume;
-import io.fabric8.kubernetes.api.model.VolumeMount;
-import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,9 +30,11 @@ import java.util.concurrent.Executors;
  * <ul>
  *   <li>A container of Caravan's image runs its args against Caravan in a JVM of the test classpath (which holds
  *       what {@code caravan.jar} holds); any other image runs its {@code command + args} as a local program
- *       (KubeClusterTest's {@code sh -c} Jobs). Not done yet: the kubelet's {@code $(VAR)} expansion in args, and
- *       per-pod ports, which etcd members of a StatefulSet on one loopback would need.</li>
- *   <li>Env from values, Secrets, ConfigMaps and the pod's own fields, as the kubelet resolves them; Secret,
+ *       (KubeClusterTest's {@code sh -c} Jobs), with {@code $(VAR)} in command and args expanded as the kubelet
+ *       does. A StatefulSet's pods each get their own loopback address (127.0.0.(10 + ordinal)) as podIP, so
+ *       its etcd members listen on the same ports as each other, as on a real cluster.</li>
+ *   <li>Env from values, Secrets, ConfigMaps and the pod's own fields, as the kubelet resolves them
+ *       ({@link PodEnvironment}); Secret,
  *       ConfigMap and emptyDir volumes as directories; a PVC as a directory per claim that outlives the pod;
  *       the pod's ServiceAccount token (a TokenRequest bound to the pod) where fabric8's in-cluster config finds
  *       it. There is no chroot: a path under a volume mount in an env value or an arg is rewritten to that
@@ -54,18 +46,19 @@ import java.util.concurrent.Executors;
  */
 public final class NodeAgent implements AutoCloseable {
     public static final String NODE = "caravan-test-node";
-    private final KubeCluster cluster;
     private final KubernetesClient api;
     private final Path dir;
     private final List<SharedIndexInformer<Pod>> informers = new ArrayList<>();
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> new Thread(r, "node-agent"));
     private final Map<String, Process> running = new ConcurrentHashMap<>();
     private final Map<String, String> finished = new ConcurrentHashMap<>();
+    private final Map<String, String> refused = new ConcurrentHashMap<>();
+    private final PodEnvironment pods;
 
     private NodeAgent(KubeCluster cluster, Path dir) {
-        this.cluster = cluster;
         this.api = cluster.admin();
         this.dir = dir;
+        this.pods = new PodEnvironment(cluster, dir);
     }
 
     /** An agent for the pods of these namespaces; its pods' files under {@code dir}. */
@@ -94,7 +87,15 @@ public final class NodeAgent implements AutoCloseable {
 
     /** The directory a PVC of the namespace stands for (created on first use, kept when its pods go). */
     public Path claimDir(String namespace, String claim) {
-        return mkdirs(dir.resolve("pvc").resolve(namespace).resolve(claim));
+        return pods.claimDir(namespace, claim);
+    }
+
+    /**
+     * From now on, this node refuses to run the pods of the namespace whose name starts with {@code podNamePrefix}:
+     * they fail at once (phase Failed, reason {@code reason}), as a kubelet's admission rejects a pod.
+     */
+    public void refuse(String namespace, String podNamePrefix, String reason) {
+        refused.put(namespace + "/" + podNamePrefix, reason);
     }
 
     /** What the pod's container printed (stdout and stderr), "" before it ran. */
@@ -161,19 +162,26 @@ public final class NodeAgent implements AutoCloseable {
             return; // the bound pod comes back as an update
         }
         if (NODE.equals(pod.getSpec().getNodeName())) {
-            run(pod);
+            String refusal = refused.entrySet().stream().filter(r -> key.startsWith(r.getKey())).map(Map.Entry::getValue)
+                    .findFirst().orElse(null);
+            if (refusal != null) {
+                setFinished(pod, 1, refusal);
+            } else {
+                run(pod);
+            }
         }
     }
 
     private void run(Pod pod) {
         String key = key(pod);
-        Path podDir = mkdirs(dir.resolve("pods").resolve(key.replace('/', '_')));
+        Path podDir = PodEnvironment.mkdirs(dir.resolve("pods").resolve(key.replace('/', '_')));
         Container c = pod.getSpec().getContainers().get(0);
-        Map<String, Path> mounts = mounts(pod, c, podDir);
+        Map<String, Path> mounts = pods.mounts(pod, c, podDir);
+        Map<String, String> containerEnv = pods.environment(pod, c);
         Map<String, String> env = new LinkedHashMap<>();
-        env.putAll(serviceAccount(pod, podDir));
-        env.putAll(environment(pod, c));
-        env.replaceAll((k, v) -> rewrite(v, mounts));
+        env.putAll(pods.serviceAccount(pod, podDir));
+        env.putAll(containerEnv);
+        env.replaceAll((k, v) -> PodEnvironment.rewrite(v, mounts));
         List<String> cmd = new ArrayList<>();
         if (c.getImage() != null && c.getImage().contains("caravan")) {
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -184,10 +192,10 @@ public final class NodeAgent implements AutoCloseable {
             }
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "caravan.Caravan"));
         } else if (c.getCommand() != null) {
-            cmd.addAll(c.getCommand());
+            c.getCommand().forEach(a -> cmd.add(PodEnvironment.rewrite(PodEnvironment.expand(a, containerEnv), mounts)));
         }
         if (c.getArgs() != null) {
-            c.getArgs().forEach(a -> cmd.add(rewrite(a, mounts)));
+            c.getArgs().forEach(a -> cmd.add(PodEnvironment.rewrite(PodEnvironment.expand(a, containerEnv), mounts)));
         }
         Path log = podDir.resolve("container.log");
         Instant started = Instant.now();
@@ -239,7 +247,7 @@ public final class NodeAgent implements AutoCloseable {
                     p.getStatus().setStartTime(now);
                 }
                 p.getStatus().setHostIP("127.0.0.1");
-                p.getStatus().setPodIP("127.0.0.1");
+                p.getStatus().setPodIP(PodEnvironment.podIp(pod));
                 p.getStatus().setConditions(conditions);
                 p.getStatus().setContainerStatuses(List.of(container));
                 return p;
@@ -248,140 +256,6 @@ public final class NodeAgent implements AutoCloseable {
             if (e.getCode() != 404) {
                 throw e;
             }
-        }
-    }
-
-    /** The container's env as the kubelet resolves it (envFrom first, then env; later entries win). */
-    private Map<String, String> environment(Pod pod, Container c) {
-        String ns = pod.getMetadata().getNamespace();
-        Map<String, String> env = new LinkedHashMap<>();
-        for (EnvFromSource from : c.getEnvFrom() == null ? List.<EnvFromSource>of() : c.getEnvFrom()) {
-            String prefix = from.getPrefix() == null ? "" : from.getPrefix();
-            if (from.getSecretRef() != null) {
-                secretData(ns, from.getSecretRef().getName()).forEach((k, v) -> env.put(prefix + k, v));
-            }
-            if (from.getConfigMapRef() != null) {
-                configMapData(ns, from.getConfigMapRef().getName()).forEach((k, v) -> env.put(prefix + k, v));
-            }
-        }
-        for (EnvVar e : c.getEnv() == null ? List.<EnvVar>of() : c.getEnv()) {
-            if (e.getValueFrom() == null) {
-                env.put(e.getName(), e.getValue() == null ? "" : e.getValue());
-            } else if (e.getValueFrom().getSecretKeyRef() != null) {
-                var ref = e.getValueFrom().getSecretKeyRef();
-                String v = secretData(ns, ref.getName()).get(ref.getKey());
-                if (v != null) {
-                    env.put(e.getName(), v);
-                }
-            } else if (e.getValueFrom().getConfigMapKeyRef() != null) {
-                var ref = e.getValueFrom().getConfigMapKeyRef();
-                String v = configMapData(ns, ref.getName()).get(ref.getKey());
-                if (v != null) {
-                    env.put(e.getName(), v);
-                }
-            } else if (e.getValueFrom().getFieldRef() != null) {
-                String path = e.getValueFrom().getFieldRef().getFieldPath();
-                env.put(e.getName(), switch (path) {
-                    case "metadata.name" -> pod.getMetadata().getName();
-                    case "metadata.namespace" -> ns;
-                    case "metadata.uid" -> pod.getMetadata().getUid();
-                    case "spec.nodeName" -> NODE;
-                    case "spec.serviceAccountName" -> pod.getSpec().getServiceAccountName();
-                    default -> "127.0.0.1";
-                });
-            }
-        }
-        return env;
-    }
-
-    /** The pod's ServiceAccount token where fabric8's in-cluster config reads it, and the API's address. */
-    private Map<String, String> serviceAccount(Pod pod, Path podDir) {
-        Path sa = mkdirs(podDir.resolve("serviceaccount"));
-        String saName = pod.getSpec().getServiceAccountName() == null ? "default" : pod.getSpec().getServiceAccountName();
-        String token = api.serviceAccounts().inNamespace(pod.getMetadata().getNamespace()).withName(saName)
-                .tokenRequest(new TokenRequestBuilder().withNewSpec().withExpirationSeconds(3600L).withNewBoundObjectRef()
-                        .withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
-                        .withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build()).getStatus().getToken();
-        try {
-            Files.writeString(sa.resolve("token"), token);
-            Files.copy(cluster.caFile(), sa.resolve("ca.crt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            Files.writeString(sa.resolve("namespace"), pod.getMetadata().getNamespace());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return Map.of("KUBERNETES_SERVICE_HOST", "127.0.0.1", "KUBERNETES_SERVICE_PORT", String.valueOf(cluster.port()),
-                "KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN", sa.resolve("token").toString(),
-                "KUBERNETES_CERTS_CA_FILE", sa.resolve("ca.crt").toString(),
-                "KUBERNETES_NAMESPACE_FILE", sa.resolve("namespace").toString(),
-                "KUBERNETES_AUTH_TRYKUBECONFIG", "false");
-    }
-
-    /** Each volume mount of the container: its mountPath and the directory standing for it. */
-    private Map<String, Path> mounts(Pod pod, Container c, Path podDir) {
-        String ns = pod.getMetadata().getNamespace();
-        Map<String, Volume> volumes = new LinkedHashMap<>();
-        pod.getSpec().getVolumes().forEach(v -> volumes.put(v.getName(), v));
-        Map<String, Path> mounts = new LinkedHashMap<>();
-        for (VolumeMount m : c.getVolumeMounts() == null ? List.<VolumeMount>of() : c.getVolumeMounts()) {
-            Volume v = volumes.get(m.getName());
-            Path d;
-            if (v != null && v.getPersistentVolumeClaim() != null) {
-                d = claimDir(ns, v.getPersistentVolumeClaim().getClaimName());
-            } else {
-                d = mkdirs(podDir.resolve("volumes").resolve(m.getName()));
-                if (v != null && v.getSecret() != null) {
-                    writeFiles(d, secretData(ns, v.getSecret().getSecretName()));
-                } else if (v != null && v.getConfigMap() != null) {
-                    writeFiles(d, configMapData(ns, v.getConfigMap().getName()));
-                }
-            }
-            mounts.put(m.getMountPath().replaceAll("/+$", ""), d);
-        }
-        return mounts;
-    }
-
-    /** A path under a mount rewritten to the mount's directory (no chroot here). */
-    private static String rewrite(String value, Map<String, Path> mounts) {
-        for (Map.Entry<String, Path> m : mounts.entrySet()) {
-            if (value.equals(m.getKey()) || value.startsWith(m.getKey() + "/")) {
-                return m.getValue() + value.substring(m.getKey().length());
-            }
-        }
-        return value;
-    }
-
-    private Map<String, String> secretData(String ns, String name) {
-        Secret s = api.secrets().inNamespace(ns).withName(name).get();
-        Map<String, String> out = new LinkedHashMap<>();
-        if (s != null && s.getData() != null) {
-            s.getData().forEach((k, v) -> out.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
-        }
-        if (s != null && s.getStringData() != null) {
-            out.putAll(s.getStringData());
-        }
-        return out;
-    }
-
-    private Map<String, String> configMapData(String ns, String name) {
-        ConfigMap m = api.configMaps().inNamespace(ns).withName(name).get();
-        return m == null || m.getData() == null ? Map.of() : m.getData();
-    }
-
-    private static void writeFiles(Path d, Map<String, String> files) {
-        try {
-            for (Map.Entry<String, String> f : files.entrySet()) {
-                Files.writeString(d.resolve(f.getKey()), f.getValue());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static Path mkdirs(Path d) {
-        try {
-            return Files.createDirectories(d);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 
