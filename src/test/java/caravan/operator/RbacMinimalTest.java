@@ -308,6 +308,11 @@ class RbacMinimalTest {
             orphan.getStatus().conditions.add(new caravan.api.Condition(Claim.TYPE, true, "Inline",
                     "claimed by operator pod gone-pod", java.time.Instant.now().toString()));
             ADMIN.resource(orphan).inNamespace(STUCK).updateStatus();
+            // the operator must create its Lease in this scenario: other test classes share the cluster and
+            // may have left one behind, and then "create leases" would look unneeded
+            ADMIN.leases().inNamespace(KubeCluster.OPERATOR_NAMESPACE).delete();
+            Await.until("no Lease left in " + KubeCluster.OPERATOR_NAMESPACE, Duration.ofSeconds(30),
+                    () -> ADMIN.leases().inNamespace(KubeCluster.OPERATOR_NAMESPACE).list().getItems().isEmpty());
             try (KubernetesClient operatorClient = KUBE.operator();
                  CaravanRuntime operator = OperatorRuntime.start(Map.ofEntries(
                     Map.entry("caravan.operator.executor", "job"),
