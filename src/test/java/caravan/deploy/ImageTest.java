@@ -41,8 +41,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ImageTest {
     static final String BASE = "docker.io/library/debian:12-slim";
     static final String IMAGE = "localhost/caravan:0.1.0";
-    /** The README gives about 450 MB; a build that grows past this has pulled in something it should not. */
-    static final long MAX_IMAGE_BYTES = 500_000_000L;
+    /** The README gives about 520 MB; a build that grows past this has pulled in something it should not. */
+    static final long MAX_IMAGE_BYTES = 560_000_000L;
     static final Duration BUILD_LIMIT = Duration.ofMinutes(20);
     static final Duration RUN_LIMIT = Duration.ofMinutes(5);
     static final String CONTAINER_PREFIX = "caravan-image-test-";
@@ -123,7 +123,7 @@ class ImageTest {
                 "--security-opt", "no-new-privileges",
                 // emptyDirs: writable, executable (JNI libraries such as zstd's are unpacked into /tmp)
                 "--tmpfs", "/tmp:rw,exec,size=256m", "--tmpfs", "/work:rw,exec,size=1g",
-                "-e", "CARAVAN_TEMP_DIR=/work", "-e", "JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=70"));
+                "-e", "CARAVAN_TEMP_DIR=/work"));
         for (String m : mounts) {
             args.addAll(List.of("-v", m));
         }

@@ -105,7 +105,7 @@ class PushgatewayTest {
             while (stageLabel.find()) {
                 stages.add(stageLabel.group(1));
             }
-            assertThat(stages).containsExactlyInAnyOrder("dump", "verify", "seal", "upload");
+            assertThat(stages).as(m).containsExactlyInAnyOrder("dump", "verify", "seal", "upload");
             double sum = 0;
             for (String stage : stages) {
                 double seconds = value(m, "caravan_backup_stage_seconds", job, "stage=\"" + stage + "\"");

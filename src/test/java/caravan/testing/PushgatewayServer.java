@@ -20,7 +20,10 @@ public final class PushgatewayServer implements AutoCloseable {
         int port = Ports.free();
         try {
             Files.createDirectories(dir);
-            Process p = new ProcessBuilder("prometheus-pushgateway", "--web.listen-address=127.0.0.1:" + port)
+            Process p = new ProcessBuilder("prometheus-pushgateway", "--web.listen-address=127.0.0.1:" + port,
+                            // Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every
+                            // server of every test would share (and show) each other's pushes
+                            "--persistence.file=")
                     .redirectErrorStream(true).redirectOutput(dir.resolve("pushgateway.log").toFile()).start();
             Processes.stopOnExit(p);
             Ports.awaitListening(port, Duration.ofSeconds(20), p);
