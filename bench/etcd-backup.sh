@@ -39,8 +39,8 @@ java -Xmx256m -jar "$here/target/test-tools/s3proxy.jar" --properties "$work/s3p
 pids+=($!)
 until etcdctl --endpoints "127.0.0.1:$C" endpoint health >/dev/null 2>&1; do sleep 0.2; done
 s3="http://127.0.0.1:$S3"
-sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret)
-until curl -sf "${sig[@]}" -X PUT "$s3/shell" >/dev/null 2>&1; do sleep 0.3; done
+sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+for i in $(seq 1 100); do curl -sf "${sig[@]}" -X PUT "$s3/shell" >/dev/null 2>&1 && break; sleep 0.3; done
 
 echo "loading $mib MiB into etcd (100 KiB values: half random bytes, half repetitive text, like mixed real data)..." >&2
 python3 - "$C" "$mib" <<'PY'
@@ -134,14 +134,14 @@ timed() {
 save() { etcdctl --endpoints "127.0.0.1:$C" snapshot save "$1" >/dev/null; }
 shell_backup() { # what users script: snapshot save, zstd -T0, one PUT
   save "$work/sh.db" && zstd -q -T0 -3 -f "$work/sh.db" -o "$work/sh.db.zst" \
-    && curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -T "$work/sh.db.zst" "$s3/shell/snapshot.db.zst" \
+    && curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$work/sh.db.zst" "$s3/shell/snapshot.db.zst" \
     && rm -f "$work/sh.db" "$work/sh.db.zst"
 }
 restic_backup() { # what Stash runs: snapshot save into its interim dir, then restic backup (fresh repository per round)
   save "$work/restic.db" && restic -q -r "s3:$s3/restic-$1" backup "$work/restic.db" >/dev/null && rm -f "$work/restic.db"
 }
 shell_restore() { # download, decompress, etcdctl snapshot restore
-  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret "$s3/shell/snapshot.db.zst" \
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$s3/shell/snapshot.db.zst" \
     | zstd -q -d -o "$work/shr.db" && \
     etcdctl snapshot restore "$work/shr.db" --data-dir "$work/shr-$1" >/dev/null 2>&1 && rm -f "$work/shr.db"
 }
