@@ -53,6 +53,7 @@ public class EtcdRoutes extends RouteBuilder {
             .split(method(EtcdRestore.class, "members")).parallelProcessing().stopOnException() // one download, members at once
                 .bean(EtcdRestore.class, "snapshotRestore").to("exec:sh")
                 .bean(EtcdRestore.class, "installDataDir")           // staged dir moved into place only on success
-            .end();
+            .end()
+            .bean(EtcdRestore.class, "orderResults");                // the status lists members as initialCluster does
     }
 }

@@ -154,6 +154,15 @@ public final class EtcdRestore {
                 Durations.format(Duration.between(mr.started(), Instant.now()))});
     }
 
+    /** Members restore at once and finish in any order: the status lists them as initialCluster does. */
+    public void orderResults(@ExchangeProperty("run") RestoreRun run) {
+        List<String> order = java.util.Arrays.stream(run.param("initialCluster", "").split(","))
+                .map(p -> p.split("=", 2)[0].strip()).toList();
+        synchronized (run.hostResults) {
+            run.hostResults.sort(java.util.Comparator.comparingInt(h -> order.indexOf(h[0])));
+        }
+    }
+
     private static Path staging(Member m) {
         return m.replace() ? m.dataDir().resolve(".caravan-restore")
                 : m.dataDir().resolveSibling("." + m.dataDir().getFileName() + ".caravan-restore");

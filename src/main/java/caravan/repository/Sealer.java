@@ -150,10 +150,15 @@ public final class Sealer {
         Stages stages = new Stages(plain, compressed, sealed);
         java.util.concurrent.Future<Result> read = stages.run("read", () -> {
             Hashing.In in = new Hashing.In(observed(source.open(), observer), progress);
-            try (in; OutputStream out = plain.out()) {
+            java.util.Map<String, Object> facts;
+            try (in) {
+                OutputStream out = plain.out();
                 copy(in, out);
+                // before the end of the stream: an observer that rejects the content (etcd's SHA-256) stops the
+                // store before it completes, so nothing is stored
+                facts = observer == null ? java.util.Map.of() : observer.finish();
+                out.close();
             }
-            java.util.Map<String, Object> facts = observer == null ? java.util.Map.of() : observer.finish();
             return new Result(in.count(), in.sha256Hex(), 0, null, facts);
         });
         stages.run("compress", () -> {
