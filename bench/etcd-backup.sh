@@ -120,16 +120,26 @@ YAML
 export RESTIC_PASSWORD=bench-password AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret
 export JAVA_OPTS="${CARAVAN_BENCH_JAVA_OPTS:-}"
 caravan=("$here/bin/caravan")
-declare -A all rss
-# timed NAME CMD...: wall seconds and the peak RSS (GNU time: the largest process of the command's tree) of one run
+declare -A all rss own
+# timed NAME CMD...: wall seconds, the peak RSS of the largest process of the command's tree (GNU time: for
+# Caravan that is etcdctl's mmap of the db in snapshot status/restore) and the peak RSS (VmHWM, sampled every
+# 100 ms) of the command's own process (bin/caravan execs the JVM, so for Caravan: the JVM alone)
 timed() {
   local name=$1; shift
-  if ! /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out.$name" 2>"$work/err.$name"; then
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out.$name" 2>"$work/err.$name" &
+  local pid=$! hwm=0 h c
+  while kill -0 "$pid" 2>/dev/null; do
+    c=$(pgrep -P "$pid" | head -1)
+    h=$([ -n "$c" ] && awk '/VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || true)
+    [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
+    sleep 0.1
+  done
+  if ! wait "$pid"; then
     echo "$name failed:" >&2; tail -20 "$work/err.$name" "$work/out.$name" >&2; exit 1
   fi
   read -r s m <"$work/time"
-  all[$name]+=" $s"; rss[$name]+=" $m"
-  echo "  $name: $s s, peak RSS $((m / 1024)) MiB" >&2
+  all[$name]+=" $s"; rss[$name]+=" $m"; own[$name]+=" $hwm"
+  echo "  $name: $s s, peak RSS $((m / 1024)) MiB (own process $((hwm / 1024)) MiB)" >&2
 }
 save() { etcdctl --endpoints "127.0.0.1:$C" snapshot save "$1" >/dev/null; }
 shell_backup() { # what users script: snapshot save, zstd -T0, one PUT
@@ -176,7 +186,7 @@ for r in $(seq 1 "$rounds"); do
   timed caravan-restore-3 "${caravan[@]}" run -f "$work/m" --restore "three-$r"
   rm -rf "$work/floor-restored-$r" "$work/shr-$r" "$work/restored-$r" "$work/three-$r" "$work/s3/restic-$r"
 done
-rss[caravan-warm]=$(awk '/VmHWM/ {print $2}' "/proc/$warm_pid/status")
+own[caravan-warm]=$(awk '/VmHWM/ {print $2}' "/proc/$warm_pid/status")
 exec {WARM[1]}>&-
 
 size=$(stat -c %s "$work/floor.db")
@@ -186,14 +196,16 @@ import statistics, sys
 size, stored, mib = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 secs = {$(for k in "${!all[@]}"; do printf '"%s": [%s],' "$k" "$(echo ${all[$k]} | tr ' ' ',')"; done)}
 rss = {$(for k in "${!rss[@]}"; do printf '"%s": [%s],' "$k" "$(echo ${rss[$k]} | tr ' ' ',')"; done)}
+own = {$(for k in "${!own[@]}"; do printf '"%s": [%s],' "$k" "$(echo ${own[$k]} | tr ' ' ',')"; done)}
 print("\netcd snapshot: %.1f MiB (%s MiB loaded); Caravan stores %.1f MiB (zstd-3 + AES-256-GCM); medians of %d, min–max in brackets\n"
       % (size / 2**20, mib, stored / 2**20, len(secs["floor-save"])))
-print("| operation | seconds | MiB/s | × floor | peak RSS MiB |")
-print("|---|---:|---:|---:|---:|")
+print("| operation | seconds | MiB/s | × floor | peak RSS MiB (largest process) | peak RSS MiB (own process: Caravan's JVM) |")
+print("|---|---:|---:|---:|---:|---:|")
 def row(label, name, floor):
     s = secs[name]; m = statistics.median(s); f = statistics.median(secs[floor])
     r = statistics.median(rss[name]) / 1024 if name in rss else float("nan")
-    print("| %s | %.2f (%.2f–%.2f) | %.0f | %.2f | %.0f |" % (label, m, min(s), max(s), size / 2**20 / m, m / f, r))
+    o = max(own[name]) / 1024 if name in own else float("nan")
+    print("| %s | %.2f (%.2f–%.2f) | %.0f | %.2f | %.0f | %.0f |" % (label, m, min(s), max(s), size / 2**20 / m, m / f, r, o))
 row("etcdctl snapshot save (floor)", "floor-save", "floor-save")
 row("shell: save, zstd -T0, one PUT (curl SigV4)", "shell", "floor-save")
 row("restic backup of the saved snapshot → S3 (what Stash runs)", "restic", "floor-save")
