@@ -272,7 +272,7 @@ public final class S3Backend implements Backend {
     public long store(String key, InputStream content, Runnable check) throws IOException {
         String full = fullKey(key);
         int part = (int) Math.min(Integer.MAX_VALUE - 16, Math.max(5L << 20, settings.partSize()));
-        int concurrency = Math.max(1, settings.uploadConcurrency());
+        int concurrency = fittingConcurrency(part, settings.uploadConcurrency());
         java.util.concurrent.BlockingQueue<byte[]> free = new java.util.concurrent.LinkedBlockingQueue<>();
         byte[] buf = new byte[part];
         String uploadId = null;
@@ -353,6 +353,17 @@ public final class S3Backend implements Backend {
                 }
             }
         }
+    }
+
+    /**
+     * The configured concurrency, lowered so that the part buffers take at most half the heap: a small heap
+     * (a container limit, {@code -Xmx128m}) with large parts uploads fewer parts at once instead of failing
+     * with OutOfMemoryError. Several uploads at once (Elasticsearch lanes) can still need more; the half
+     * leaves room for one or two.
+     */
+    static int fittingConcurrency(int part, int configured) {
+        long fits = Runtime.getRuntime().maxMemory() / 2 / part - 1; // one more buffer is being filled
+        return (int) Math.max(1, Math.min(Math.max(1, configured), fits));
     }
 
     /** Waits for a free upload slot; a part that failed meanwhile ends the upload at once. */
@@ -561,6 +572,23 @@ public final class S3Backend implements Backend {
             throw new IOException("cannot delete " + location() + "/" + key + ": " + describe(e), e);
         } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
             throw new IOException("cannot delete " + location() + "/" + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Aborts the multipart uploads a killed store left under {@code prefix} (S3 keeps, and bills, their parts). */
+    @Override
+    public void abandonUploads(String prefix) throws IOException {
+        try {
+            for (var u : client.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(fullKey(prefix))).uploads()) {
+                client.abortMultipartUpload(r -> r.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+            }
+        } catch (S3Exception e) {
+            if (e.statusCode() == 501 || e.statusCode() == 400) {
+                return; // a store that cannot list uploads: it expires them itself, or never had them
+            }
+            throw new IOException("cannot list incomplete uploads under " + location() + "/" + prefix + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot list incomplete uploads under " + location() + "/" + prefix + ": " + e.getMessage(), e);
         }
     }
 

@@ -540,6 +540,7 @@ public final class SnapshotStore implements AutoCloseable {
                     backend.delete(o.key());
                 }
             }
+            backend.abandonUploads(SNAPSHOTS + id + "/"); // a store the dead writer was in the middle of
             backend.delete(sweptKey(id));
             removed.add(id);
         }
