@@ -43,11 +43,13 @@ public class BackupRoute extends RouteBuilder {
             .bean(MetricsStep.class, "backup")                     // Stash's metrics: /metrics, Pushgateway
             .setBody(exchangeProperty("run"));
 
-        // one finished file of the dump (body: an Artifact) becomes an object of the snapshot
+        // one file of the dump (body: an Artifact, finished or still being written) becomes an object of the snapshot
         from("direct:store-artifact").routeId("store-artifact")
             .errorHandler(Retries.storage(getContext()))           // transient failures: retried with back-off
-            .bean(SnapshotWriter.class, "seal")                    // zstd + Tink streaming AEAD → staged file
-            .bean(SnapshotWriter.class, "upload");                 // stored and confirmed by the store (size, MD5 per
-                                                                   // part / fsync); the staged file is removed
+            .bean(SnapshotWriter.class, "store");                  // one pipeline, each stage on its own thread:
+                                                                   // read + SHA-256 → zstd → AES-GCM + SHA-256 →
+                                                                   // the store (S3: parts sent several at once,
+                                                                   // Content-MD5 each; local: fsync + rename);
+                                                                   // no staged copy on disk
     }
 }

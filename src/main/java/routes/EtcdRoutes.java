@@ -27,9 +27,20 @@ public class EtcdRoutes extends RouteBuilder {
             .to("direct:etcd-wait-healthy")
             .bean(EtcdDump.class, "version").to("exec:sh").bean(EtcdDump.class, "recordVersion")
             .bean(EtcdDump.class, "endpointStatus").to("exec:sh").bean(EtcdDump.class, "recordServer")
-            .bean(EtcdDump.class, "snapshotSave").to("exec:sh").bean(EtcdDump.class, "saved")
-            .bean(Etcdctl.class, "snapshotStatus").to("exec:sh").bean(EtcdDump.class, "recordArtifact")
-            .to("direct:store-artifact");                          // snapshot.db: the snapshot's one object
+            .bean(EtcdDump.class, "artifact")                    // snapshot.db as etcdctl writes it: the one object
+            .multicast().parallelProcessing().stopOnException()  // both at once:
+                .to("direct:etcd-snapshot-save")                 //   etcdctl writes the file, then snapshot status
+                .to("direct:store-artifact")                     //   stored as it grows, etcd's SHA-256 checked
+            .end()
+            .bean(EtcdDump.class, "recordArtifact");             // etcd's hash, revision, counts into the manifest
+
+        from("direct:etcd-snapshot-save").routeId("etcd-snapshot-save")
+            .doTry()
+                .bean(EtcdDump.class, "snapshotSave").to("exec:sh").bean(EtcdDump.class, "saved")
+            .doFinally()
+                .bean(EtcdDump.class, "saveEnded")               // a failed save ends the store step too
+            .end()
+            .bean(Etcdctl.class, "snapshotStatus").to("exec:sh").bean(EtcdDump.class, "recordStatus");
 
         from("direct:etcd-load").routeId("etcd-load")
             .bean(EtcdRestore.class, "checkDataDirs")                // a file or non-empty dataDir fails before downloading
@@ -37,11 +48,12 @@ public class EtcdRoutes extends RouteBuilder {
                 .to("direct:fetch-object")                         // snapshot.db, verified against the manifest
             .end()
             .bean(Etcdctl.class, "credentials")
-            .bean(Etcdctl.class, "snapshotStatus").to("exec:sh")
-            .bean(EtcdRestore.class, "verifyDownloaded")             // etcd's own hash and revision match the manifest
-            .split(method(EtcdRestore.class, "members")).stopOnException()
+            // no snapshot status here: the file's SHA-256 equals the manifest's, so it is byte for byte the file
+            // whose status the backup recorded; and snapshot restore checks etcd's own trailing SHA-256
+            .split(method(EtcdRestore.class, "members")).parallelProcessing().stopOnException() // one download, members at once
                 .bean(EtcdRestore.class, "snapshotRestore").to("exec:sh")
                 .bean(EtcdRestore.class, "installDataDir")           // staged dir moved into place only on success
-            .end();
+            .end()
+            .bean(EtcdRestore.class, "orderResults");                // the status lists members as initialCluster does
     }
 }

@@ -180,7 +180,7 @@ public final class SearchDump {
         // the digest reads the plaintext as it is sealed (a gzip file, --fsCompress, inflated on the way)
         boolean digest = type.equals("data") && !search.args.filtersDocuments();
         BackupRun.Artifact a = new BackupRun.Artifact(index + "/" + file.getFileName(), file,
-                new java.util.LinkedHashMap<>(), digest ? ContentDigest.observer(file.toString().endsWith(".gz")) : null);
+                new java.util.LinkedHashMap<>(), digest ? () -> ContentDigest.observer(file.toString().endsWith(".gz")) : null);
         a.metadata().put("index", index);
         a.metadata().put("type", type);
         if (type.equals("data")) {

@@ -25,6 +25,10 @@ public final class EtcdContext {
     long dbSize;
     Instant stepStart;
     DumpWatch watch;
+    /** The snapshot file as {@code snapshot save} writes it, read by the store step at the same time. */
+    caravan.util.GrowingFile dump;
+    /** What {@code snapshot status} said of the saved file (hash, revision, counts), for the manifest. */
+    java.util.Map<String, Object> facts;
 
     /** The exchange's context, created on first use (split branches share their parent's). */
     static EtcdContext of(Exchange ex) {

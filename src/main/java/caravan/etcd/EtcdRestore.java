@@ -1,11 +1,9 @@
 package caravan.etcd;
 
 import caravan.util.CaravanException;
-import caravan.manifests.Yaml;
 import caravan.session.RestoreRun;
 import caravan.util.Durations;
 import caravan.util.Paths2;
-import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
@@ -19,13 +17,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The etcd restore's steps: every member's data dir can take the restore (checked before any download),
- * the downloaded snapshot is the one the manifest describes (etcd's hash and revision), then
- * {@code snapshot restore} once per member of {@code initialCluster} into a staged dir that is moved into
- * place only when etcdctl succeeded.
+ * then, from the one downloaded and verified snapshot, {@code snapshot restore} for every member of
+ * {@code initialCluster} at once, each into a staged dir that is moved into place only when etcdctl succeeded.
  */
 public final class EtcdRestore {
     private static final Logger LOG = LoggerFactory.getLogger(EtcdRestore.class);
@@ -42,21 +38,6 @@ public final class EtcdRestore {
 
     /** A member's restore under way in its split branch: the member and when it started. */
     record MemberRestore(Member member, Instant started) {
-    }
-
-    /** Restore: the downloaded snapshot is the one the manifest describes (etcd's hash and revision). */
-    public void verifyDownloaded(Exchange ex, @ExchangeProperty("run") RestoreRun run) throws IOException {
-        JsonNode s = Yaml.JSON.readTree(Etcdctl.requireSuccess(ex, run, "etcdctl snapshot status"));
-        Map<String, Object> meta = run.snapshot.objects.stream().filter(o -> o.name.equals(Etcdctl.SNAPSHOT_FILE))
-                .findFirst().map(o -> o.metadata).orElse(Map.of());
-        Object hash = meta.get("etcdHash");
-        Object rev = meta.get("etcdRevision");
-        if (hash != null && (Long.parseLong(hash.toString()) != s.path("hash").asLong()
-                || Long.parseLong(rev.toString()) != s.path("revision").asLong())) {
-            throw new CaravanException("CorruptedSnapshot", run.repositoryName() + " snapshot " + run.snapshot.id
-                    + ": etcd reports hash " + s.path("hash").asLong() + " revision " + s.path("revision").asLong()
-                    + ", the manifest recorded hash " + hash + " revision " + rev);
-        }
     }
 
     /**
@@ -171,6 +152,15 @@ public final class EtcdRestore {
         run.addStage("load", mr.started());
         run.hostResults.add(new String[] {m.name() == null ? run.hostname : m.name(), "Succeeded",
                 Durations.format(Duration.between(mr.started(), Instant.now()))});
+    }
+
+    /** Members restore at once and finish in any order: the status lists them as initialCluster does. */
+    public void orderResults(@ExchangeProperty("run") RestoreRun run) {
+        List<String> order = java.util.Arrays.stream(run.param("initialCluster", "").split(","))
+                .map(p -> p.split("=", 2)[0].strip()).toList();
+        synchronized (run.hostResults) {
+            run.hostResults.sort(java.util.Comparator.comparingInt(h -> order.indexOf(h[0])));
+        }
     }
 
     private static Path staging(Member m) {

@@ -94,13 +94,13 @@ public final class RepositorySink {
                                 meta.put("aliases", DumpFiles.aliasCount(f, it[0]));
                             }
                         }
-                        Path sealed = dir.resolve("sealed-" + m.objects.size());
                         boolean digest = search && "data".equals(meta.get("type"));
-                        SnapshotManifest.StoredObject o = pending.seal(objectName, f, sealed, m.compression.level, 0, null,
-                                digest ? caravan.elasticsearch.ContentDigest.observer(f.toString().endsWith(".gz")) : null); // checked on restore
+                        // sealed straight into the store (no staged copy); the entry joins the manifest once confirmed
+                        SnapshotManifest.StoredObject o = pending.store(objectName, () -> Files.newInputStream(f),
+                                m.compression.level, 0, null,
+                                digest ? caravan.elasticsearch.ContentDigest.observer(f.toString().endsWith(".gz")) : null, // checked on restore
+                                () -> { });
                         o.metadata.putAll(meta);
-                        pending.upload(o, sealed);
-                        Files.deleteIfExists(sealed);
                     }
                     m.finish(started);
                     pending.commit(); // last: now the snapshot exists

@@ -153,6 +153,11 @@ public final class B2Backend implements Backend {
     }
 
     @Override
+    public void abandonUploads(String prefix) throws IOException {
+        s3.abandonUploads(prefix);
+    }
+
+    @Override
     public void close() {
         s3.close();
     }

@@ -86,6 +86,15 @@ public interface Backend extends AutoCloseable {
 
     void delete(String key) throws IOException;
 
+    /**
+     * Removes what interrupted stores left under {@code prefix} that is not an object (temporary files,
+     * incomplete multipart uploads), so it neither fills the store nor bills forever. Called only for a
+     * snapshot folder a sweeper has claimed, whose writer is dead. The default removes nothing: the store
+     * expires such leftovers itself (GCS resumable sessions, Azure uncommitted blocks).
+     */
+    default void abandonUploads(String prefix) throws IOException {
+    }
+
     @Override
     default void close() {
     }

@@ -218,6 +218,24 @@ public final class LocalBackend implements Backend {
         return out;
     }
 
+    /** The temporary files of stores that died (a SIGKILL mid-upload) under {@code prefix}. */
+    @Override
+    public void abandonUploads(String prefix) throws IOException {
+        Path dir = resolve(prefix);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) s.filter(p -> p.getFileName().toString().startsWith(TEMP_PREFIX))::iterator) {
+                Files.deleteIfExists(p);
+            }
+        } catch (java.io.UncheckedIOException e) {
+            if (!(e.getCause() instanceof NoSuchFileException)) {
+                throw e.getCause();
+            }
+        }
+    }
+
     @Override
     public void write(String key, byte[] content) throws IOException {
         Path target = resolve(key);

@@ -151,6 +151,34 @@ public final class PendingSnapshot implements AutoCloseable {
         }
     }
 
+    /**
+     * Seals one artifact into the store as it is read, its stages on threads of their own, with no staged
+     * copy ({@link Sealer#sealInto}); records its entry once the store confirmed it. {@code check} runs
+     * between parts and may throw to stop (the upload is then aborted: nothing is stored).
+     */
+    public SnapshotManifest.StoredObject store(String name, Sealer.Source plain, int level, int workers,
+                                               java.util.function.LongConsumer progress, PlainObserver observer,
+                                               Runnable check) throws IOException, java.security.GeneralSecurityException {
+        SnapshotManifest.StoredObject o;
+        try {
+            o = store.store(manifest.id, name, plain, level, workers, progress, observer, check);
+        } catch (IOException e) {
+            if (Storage.isNoSpace(e)) {
+                throw Storage.noSpace("storing " + name + " in " + store.name() + " at " + store.backend().location(), e);
+            }
+            throw e;
+        }
+        record(o);
+        return o;
+    }
+
+    private void record(SnapshotManifest.StoredObject o) {
+        synchronized (manifest) {
+            manifest.objects.removeIf(x -> x.name.equals(o.name));
+            manifest.objects.add(o);
+        }
+    }
+
     /** Stores a sealed file (the backend confirms size and, where it can, content) and records its entry. */
     public void upload(SnapshotManifest.StoredObject o, Path sealed) throws IOException {
         upload(o, sealed, () -> { });
@@ -166,10 +194,7 @@ public final class PendingSnapshot implements AutoCloseable {
             }
             throw e;
         }
-        synchronized (manifest) {
-            manifest.objects.removeIf(x -> x.name.equals(o.name));
-            manifest.objects.add(o);
-        }
+        record(o);
     }
 
     /**

@@ -48,8 +48,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class S3Backend implements Backend {
     private static final AtomicInteger IDS = new AtomicInteger();
 
-    /** Tunables from application.properties ({@code caravan.s3.*}). */
-    public record Settings(long partSize, boolean autoCreateBucket) {
+    /**
+     * Tunables from application.properties ({@code caravan.s3.*}): a streamed upload holds at most
+     * {@code uploadConcurrency + 1} parts of {@code partSize} in memory (one filling, the rest being sent).
+     */
+    public record Settings(long partSize, boolean autoCreateBucket, int uploadConcurrency) {
+        public Settings(long partSize, boolean autoCreateBucket) {
+            this(partSize, autoCreateBucket, 4);
+        }
     }
 
     private final CamelContext camel;
@@ -253,47 +259,74 @@ public final class S3Backend implements Backend {
     }
 
     /**
-     * A stream of unknown length: read part by part into one part buffer, each part sent with its
-     * Content-MD5 (so the store checks its bytes) and retried by the SDK from the buffer; a stream that ends
-     * within the first part is one PUT. Part size doubles every 1,000 parts, so the 10,000-part limit of S3
-     * is never reached (32 MiB parts cover more than 30 TiB).
+     * A stream of unknown length, read part by part: each full part goes to an upload thread (its MD5
+     * computed there, sent as Content-MD5 so the store checks its bytes, retried by the SDK from the part's
+     * buffer) while the next part is read; at most {@code uploadConcurrency} parts are sent at once, and
+     * their buffers are reused, so memory stays at {@code (uploadConcurrency + 1) × partSize} whatever the
+     * length. A stream that ends within the first part is one PUT. Part size doubles every 1,000 parts, so
+     * the 10,000-part limit of S3 is never reached (16 MiB parts cover more than 15 TiB). Hand-written: the
+     * SDK's transfer manager needs the async CRT client, which this mirror does not have, and sends no
+     * Content-MD5.
      */
     @Override
     public long store(String key, InputStream content, Runnable check) throws IOException {
         String full = fullKey(key);
         int part = (int) Math.min(Integer.MAX_VALUE - 16, Math.max(5L << 20, settings.partSize()));
+        int concurrency = fittingConcurrency(part, settings.uploadConcurrency());
+        java.util.concurrent.BlockingQueue<byte[]> free = new java.util.concurrent.LinkedBlockingQueue<>();
         byte[] buf = new byte[part];
         String uploadId = null;
+        java.util.concurrent.ExecutorService uploads = null;
         try {
             check.run();
             int len = content.readNBytes(buf, 0, part);
             long total = len;
             if (len < part) {
                 int size = len;
-                client.putObject(r -> r.bucket(bucket).key(full).contentLength((long) size)
-                        .contentMD5(md5(buf, size)), RequestBody.fromBytes(java.util.Arrays.copyOf(buf, size)));
+                client.putObject(r -> r.bucket(bucket).key(full).contentLength((long) size).contentMD5(md5(buf, size)),
+                        RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buf, 0, size), size,
+                                "application/octet-stream"));
             } else {
-                uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(full)).uploadId();
-                List<CompletedPart> parts = new ArrayList<>();
+                String id = client.createMultipartUpload(r -> r.bucket(bucket).key(full)).uploadId();
+                uploadId = id;
+                uploads = java.util.concurrent.Executors.newFixedThreadPool(concurrency, r -> {
+                    Thread t = new Thread(r, "caravan-s3-upload");
+                    t.setDaemon(true);
+                    return t;
+                });
+                java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(concurrency);
+                List<java.util.concurrent.Future<CompletedPart>> sent = new ArrayList<>();
                 byte[] current = buf;
+                int size = part;
                 for (int n = 1; len > 0; n++) {
                     check.run(); // a cancelled or timed-out session stops between parts (the upload is then aborted)
                     int number = n;
-                    int size = len;
-                    String id = uploadId;
+                    int bodyLen = len;
                     byte[] body = current;
-                    String etag = client.uploadPart(r -> r.bucket(bucket).key(full).uploadId(id).partNumber(number)
-                                    .contentLength((long) size).contentMD5(md5(body, size)),
-                            RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, size), size,
-                                    "application/octet-stream")).eTag();
-                    parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
-                    if (n % 1000 == 0 && current.length <= (Integer.MAX_VALUE - 16) / 2) {
-                        current = new byte[current.length * 2];
+                    acquire(inFlight, sent);
+                    sent.add(uploads.submit(() -> {
+                        try {
+                            String etag = client.uploadPart(r -> r.bucket(bucket).key(full).uploadId(id)
+                                            .partNumber(number).contentLength((long) bodyLen).contentMD5(md5(body, bodyLen)),
+                                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, bodyLen),
+                                            bodyLen, "application/octet-stream")).eTag();
+                            return CompletedPart.builder().partNumber(number).eTag(etag).build();
+                        } finally {
+                            free.offer(body);
+                            inFlight.release();
+                        }
+                    }));
+                    if (n % 1000 == 0 && size <= (Integer.MAX_VALUE - 16) / 2) {
+                        size *= 2;
                     }
-                    len = content.readNBytes(current, 0, current.length);
+                    current = reuse(free, size);
+                    len = content.readNBytes(current, 0, size);
                     total += len;
                 }
-                String id = uploadId;
+                List<CompletedPart> parts = new ArrayList<>();
+                for (java.util.concurrent.Future<CompletedPart> f : sent) {
+                    parts.add(result(f));
+                }
                 client.completeMultipartUpload(r -> r.bucket(bucket).key(full).uploadId(id)
                         .multipartUpload(m -> m.parts(parts)));
                 uploadId = null;
@@ -308,6 +341,9 @@ public final class S3Backend implements Backend {
         } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
             throw new IOException("cannot store " + location() + "/" + key + ": " + e.getMessage(), e);
         } finally {
+            if (uploads != null) {
+                uploads.shutdownNow();
+            }
             if (uploadId != null) {
                 String id = uploadId;
                 try {
@@ -316,6 +352,60 @@ public final class S3Backend implements Backend {
                     // the store is gone; an incomplete upload is not an object and lists nowhere
                 }
             }
+        }
+    }
+
+    /**
+     * The configured concurrency, lowered so that the part buffers take at most half the heap: a small heap
+     * (a container limit, {@code -Xmx128m}) with large parts uploads fewer parts at once instead of failing
+     * with OutOfMemoryError. Several uploads at once (Elasticsearch lanes) can still need more; the half
+     * leaves room for one or two.
+     */
+    static int fittingConcurrency(int part, int configured) {
+        long fits = Runtime.getRuntime().maxMemory() / 2 / part - 1; // one more buffer is being filled
+        return (int) Math.max(1, Math.min(Math.max(1, configured), fits));
+    }
+
+    /** Waits for a free upload slot; a part that failed meanwhile ends the upload at once. */
+    private static void acquire(java.util.concurrent.Semaphore inFlight,
+                                List<java.util.concurrent.Future<CompletedPart>> sent) throws IOException {
+        try {
+            while (!inFlight.tryAcquire(50, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                failFast(sent);
+            }
+            failFast(sent);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while uploading");
+        }
+    }
+
+    private static void failFast(List<java.util.concurrent.Future<CompletedPart>> sent) throws IOException {
+        for (java.util.concurrent.Future<CompletedPart> f : sent) {
+            if (f.isDone()) {
+                result(f);
+            }
+        }
+    }
+
+    /** A buffer of {@code size} bytes: one a finished part gave back, or a new one. */
+    private static byte[] reuse(java.util.concurrent.BlockingQueue<byte[]> free, int size) {
+        byte[] b = free.poll();
+        return b != null && b.length == size ? b : new byte[size];
+    }
+
+    /** A part's outcome; its failure as thrown by the SDK (S3Exception, SdkClientException) or an IOException. */
+    private static CompletedPart result(java.util.concurrent.Future<CompletedPart> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while uploading");
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(e.getCause().getMessage(), e.getCause());
         }
     }
 
@@ -482,6 +572,23 @@ public final class S3Backend implements Backend {
             throw new IOException("cannot delete " + location() + "/" + key + ": " + describe(e), e);
         } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
             throw new IOException("cannot delete " + location() + "/" + key + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Aborts the multipart uploads a killed store left under {@code prefix} (S3 keeps, and bills, their parts). */
+    @Override
+    public void abandonUploads(String prefix) throws IOException {
+        try {
+            for (var u : client.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(fullKey(prefix))).uploads()) {
+                client.abortMultipartUpload(r -> r.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+            }
+        } catch (S3Exception e) {
+            if (e.statusCode() == 501 || e.statusCode() == 400) {
+                return; // a store that cannot list uploads: it expires them itself, or never had them
+            }
+            throw new IOException("cannot list incomplete uploads under " + location() + "/" + prefix + ": " + describe(e), e);
+        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+            throw new IOException("cannot list incomplete uploads under " + location() + "/" + prefix + ": " + e.getMessage(), e);
         }
     }
 

@@ -17,12 +17,41 @@ import java.util.function.LongConsumer;
  * Turns an artifact into a stored object and back, one streaming pass each way, in constant memory:
  * plaintext → SHA-256 → zstd → Tink streaming AEAD → SHA-256 → file. The two digests and sizes go into
  * the snapshot manifest.
+ * <p>
+ * {@link #sealInto} and {@link #unsealFrom} run the stages on threads of their own, joined by bounded
+ * {@link Pipe}s, so reading and hashing, compressing, encrypting and storing (or downloading, decrypting and
+ * decompressing) overlap: the slowest stage sets the pace, and at most a few chunks per pipe are in memory.
  */
 public final class Sealer {
     private static final int BUFFER = 1 << 16;
 
-    public record Result(long plainSize, String plainSha256, long storedSize, String storedSha256) {
+    public record Result(long plainSize, String plainSha256, long storedSize, String storedSha256,
+                         java.util.Map<String, Object> facts) {
+        public Result(long plainSize, String plainSha256, long storedSize, String storedSha256) {
+            this(plainSize, plainSha256, storedSize, storedSha256, java.util.Map.of());
+        }
     }
+
+    /** Where the sealed bytes go: reads the stream to its end and returns how many bytes it stored. */
+    @FunctionalInterface
+    public interface Sink {
+        long store(InputStream sealed) throws IOException;
+    }
+
+    /** Opens the plaintext, from its first byte (again on every attempt). */
+    @FunctionalInterface
+    public interface Source {
+        InputStream open() throws IOException;
+    }
+
+    /** Chunk size and chunks per pipe between two stages: 4 × 256 KiB, 1 MiB per pipe. */
+    private static final int CHUNK = 256 << 10;
+    private static final int CHUNKS = 4;
+    private static final java.util.concurrent.ExecutorService STAGES = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "caravan-stage");
+        t.setDaemon(true);
+        return t;
+    });
 
     private Sealer() {
     }
@@ -105,5 +134,200 @@ public final class Sealer {
         }
         plain.flush();
         return new Result(plain.count(), plain.sha256Hex(), stored.count(), stored.sha256Hex());
+    }
+
+    /**
+     * Seals a stream into {@code sink} as it is read, each stage on its own thread: read + SHA-256 (+ the
+     * observer, whose {@code finish} runs right after the last byte: if it throws, nothing is stored) →
+     * zstd → AES-GCM + SHA-256 → the sink (the caller's thread, e.g. a backend's store). The first failure of
+     * any stage, or of the sink, stops them all and is thrown.
+     */
+    public static Result sealInto(Source source, Sink sink, StreamingAead aead, byte[] aad, int level, int workers,
+                                  LongConsumer progress, PlainObserver observer) throws IOException, GeneralSecurityException {
+        Pipe plain = new Pipe(CHUNK, CHUNKS);
+        Pipe compressed = new Pipe(CHUNK, CHUNKS);
+        Pipe sealed = new Pipe(CHUNK, CHUNKS);
+        Stages stages = new Stages(plain, compressed, sealed);
+        java.util.concurrent.Future<Result> read = stages.run("read", () -> {
+            Hashing.In in = new Hashing.In(observed(source.open(), observer), progress);
+            java.util.Map<String, Object> facts;
+            try (in) {
+                OutputStream out = plain.out();
+                copy(in, out);
+                // before the end of the stream: an observer that rejects the content (etcd's SHA-256) stops the
+                // store before it completes, so nothing is stored
+                facts = observer == null ? java.util.Map.of() : observer.finish();
+                out.close();
+            }
+            return new Result(in.count(), in.sha256Hex(), 0, null, facts);
+        });
+        stages.run("compress", () -> {
+            try (InputStream in = plain.in(); ZstdOutputStream z = new ZstdOutputStream(compressed.out(), level)) {
+                if (workers > 0) {
+                    z.setWorkers(workers);
+                }
+                copy(in, z);
+            }
+            return null;
+        });
+        java.util.concurrent.Future<Result> encrypt = stages.run("encrypt", () -> {
+            Hashing.Out stored = new Hashing.Out(sealed.out());
+            try (InputStream in = compressed.in(); OutputStream enc = aead.newEncryptingStream(stored, aad)) {
+                copy(in, enc);
+            } // closes stored, which ends the sealed pipe
+            return new Result(0, null, stored.count(), stored.sha256Hex());
+        });
+        long written = stages.sink(() -> {
+            InputStream in = sealed.in();
+            long n = sink.store(in);
+            if (in.read() >= 0) {
+                throw new IOException("the store stopped reading before the end of the sealed stream");
+            }
+            return n;
+        });
+        Result r = stages.result(read);
+        Result e = stages.result(encrypt);
+        if (written != e.storedSize()) {
+            throw new IOException("stored " + written + " bytes of " + e.storedSize());
+        }
+        return new Result(r.plainSize(), r.plainSha256(), e.storedSize(), e.storedSha256(), r.facts());
+    }
+
+    /**
+     * {@link #unseal} with its stages on their own threads: the stored stream read + SHA-256 → AES-GCM
+     * decryption → zstd decompression + SHA-256 → {@code plainOut} (the caller's thread).
+     */
+    public static Result unsealFrom(Source storedSource, OutputStream plainOut, StreamingAead aead, byte[] aad,
+                                    LongConsumer progress) throws IOException, GeneralSecurityException {
+        Pipe stored = new Pipe(CHUNK, CHUNKS);
+        Pipe compressed = new Pipe(CHUNK, CHUNKS);
+        Stages stages = new Stages(stored, compressed);
+        java.util.concurrent.Future<Result> download = stages.run("download", () -> {
+            Hashing.In in = new Hashing.In(storedSource.open(), progress);
+            try (in; OutputStream out = stored.out()) {
+                copy(in, out);
+            }
+            return new Result(0, null, in.count(), in.sha256Hex());
+        });
+        stages.run("decrypt", () -> {
+            InputStream raw = stored.in();
+            try (InputStream in = aead.newDecryptingStream(raw, aad); OutputStream out = compressed.out()) {
+                copy(in, out);
+            }
+            raw.transferTo(OutputStream.nullOutputStream()); // the stored digest covers every byte of the object
+            return null;
+        });
+        Hashing.Out plain = new Hashing.Out(plainOut);
+        stages.sink(() -> {
+            InputStream raw = compressed.in();
+            try (ZstdInputStream z = new ZstdInputStream(raw)) {
+                copy(z, plain);
+            }
+            raw.transferTo(OutputStream.nullOutputStream()); // nothing may follow the zstd frame unseen
+            plain.flush();
+            return plain.count();
+        });
+        Result d = stages.result(download);
+        return new Result(plain.count(), plain.sha256Hex(), d.storedSize(), d.storedSha256());
+    }
+
+    private static void copy(InputStream in, OutputStream out) throws IOException {
+        byte[] buf = new byte[CHUNK];
+        for (int n; (n = in.read(buf)) >= 0; ) {
+            out.write(buf, 0, n);
+        }
+    }
+
+    /**
+     * The threads of one seal or unseal: the first failure breaks every pipe, so no stage waits for ever,
+     * and is the one thrown (a stage that only saw the pipe break is not the cause).
+     */
+    private static final class Stages {
+        interface Work<T> {
+            T run() throws Exception;
+        }
+
+        private final Pipe[] pipes;
+        private final java.util.List<java.util.concurrent.Future<?>> running = new java.util.ArrayList<>();
+        private final java.util.concurrent.atomic.AtomicReference<Throwable> first = new java.util.concurrent.atomic.AtomicReference<>();
+        private final String mdc = org.slf4j.MDC.get("session");
+
+        Stages(Pipe... pipes) {
+            this.pipes = pipes;
+        }
+
+        private void failed(Throwable t) {
+            Throwable cause = t instanceof Pipe.Broken ? t.getCause() : t;
+            first.compareAndSet(null, cause);
+            for (Pipe p : pipes) {
+                p.fail(cause);
+            }
+        }
+
+        <T> java.util.concurrent.Future<T> run(String name, Work<T> work) {
+            java.util.concurrent.Future<T> f = STAGES.submit(() -> {
+                String old = Thread.currentThread().getName();
+                Thread.currentThread().setName("caravan-" + name);
+                if (mdc != null) {
+                    org.slf4j.MDC.put("session", mdc);
+                }
+                try {
+                    return work.run();
+                } catch (Exception | Error t) {
+                    failed(t);
+                    throw t;
+                } finally {
+                    org.slf4j.MDC.remove("session");
+                    Thread.currentThread().setName(old);
+                }
+            });
+            running.add(f);
+            return f;
+        }
+
+        /** Runs the last stage on the caller's thread, then waits for the others; throws the first failure. */
+        <T> T sink(Work<T> work) throws IOException, GeneralSecurityException {
+            T out = null;
+            try {
+                out = work.run();
+            } catch (Throwable t) {
+                failed(t);
+            }
+            for (java.util.concurrent.Future<?> f : running) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failed(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failed(e);
+                }
+            }
+            Throwable t = first.get();
+            if (t == null) {
+                return out;
+            }
+            if (t instanceof IOException io) {
+                throw io;
+            }
+            if (t instanceof GeneralSecurityException g) {
+                throw g;
+            }
+            if (t instanceof RuntimeException r) {
+                throw r;
+            }
+            if (t instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(t.getMessage(), t);
+        }
+
+        <T> T result(java.util.concurrent.Future<T> f) throws IOException {
+            try {
+                return f.get();
+            } catch (java.util.concurrent.ExecutionException | InterruptedException e) {
+                throw new IOException(e.getMessage(), e); // not reached: sink() threw the first failure
+            }
+        }
     }
 }

@@ -291,6 +291,27 @@ public final class SnapshotStore implements AutoCloseable {
         return o;
     }
 
+    /**
+     * Seals one artifact of a snapshot straight into the backend as it is read (no staged copy): returns its
+     * manifest entry once the backend confirmed the stored bytes.
+     */
+    public SnapshotManifest.StoredObject store(String snapshotId, String name, Sealer.Source plain, int level, int workers,
+                                               LongConsumer progress, PlainObserver observer, Runnable check)
+            throws IOException, java.security.GeneralSecurityException {
+        String objectKey = objectKey(snapshotId, name);
+        Sealer.Result r = Sealer.sealInto(plain, sealed -> backend.store(objectKey, sealed, check), key.aead(),
+                RepositoryKey.associatedData(snapshotId, name), level, workers, progress, observer);
+        SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();
+        o.name = name;
+        o.key = objectKey;
+        o.size = r.plainSize();
+        o.sha256 = r.plainSha256();
+        o.storedSize = r.storedSize();
+        o.storedSha256 = r.storedSha256();
+        o.metadata.putAll(r.facts());
+        return o;
+    }
+
     public static String objectKey(String snapshotId, String objectName) {
         return SNAPSHOTS + snapshotId + "/" + objectName + ".zst.enc";
     }
@@ -439,8 +460,9 @@ public final class SnapshotStore implements AutoCloseable {
     public String read(String snapshotId, SnapshotManifest.StoredObject o, OutputStream out, LongConsumer progress) {
         RepositoryKey k = snapshotKeys.getOrDefault(snapshotId, key);
         Sealer.Result r;
-        try (java.io.InputStream in = backend.open(o.key)) {
-            r = Sealer.unseal(in, out, k.aead(), RepositoryKey.associatedData(snapshotId, o.name), progress);
+        try {
+            r = Sealer.unsealFrom(() -> backend.open(o.key), out, k.aead(), RepositoryKey.associatedData(snapshotId, o.name),
+                    progress);
         } catch (java.io.FileNotFoundException e) {
             return "the stored object " + o.key + " is missing";
         } catch (IOException | java.security.GeneralSecurityException e) {
@@ -518,6 +540,7 @@ public final class SnapshotStore implements AutoCloseable {
                     backend.delete(o.key());
                 }
             }
+            backend.abandonUploads(SNAPSHOTS + id + "/"); // a store the dead writer was in the middle of
             backend.delete(sweptKey(id));
             removed.add(id);
         }

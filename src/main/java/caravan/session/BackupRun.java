@@ -31,15 +31,34 @@ public final class BackupRun extends SessionRun {
     public String toolVersion;
     public String appVersion;
 
-    /** A file the driver dumped, with facts to keep in the manifest (etcd revision, key count...). */
+    /**
+     * A file the driver dumped, with facts to keep in the manifest (etcd revision, key count...).
+     * {@code observers} makes a fresh observer of the plaintext for every attempt to store it (may be null);
+     * {@code growing} is set when the file is still being written as it is stored (etcd's snapshot).
+     */
     public record Artifact(String name, Path file, Map<String, Object> metadata,
-                           caravan.repository.PlainObserver observer) {
+                           java.util.function.Supplier<caravan.repository.PlainObserver> observers,
+                           caravan.util.GrowingFile growing) {
         public Artifact(String name, Path file) {
-            this(name, file, new LinkedHashMap<>(), null);
+            this(name, file, new LinkedHashMap<>(), null, null);
         }
 
         public Artifact(String name, Path file, Map<String, Object> metadata) {
-            this(name, file, metadata, null);
+            this(name, file, metadata, null, null);
+        }
+
+        public Artifact(String name, Path file, Map<String, Object> metadata,
+                        java.util.function.Supplier<caravan.repository.PlainObserver> observers) {
+            this(name, file, metadata, observers, null);
+        }
+
+        /** The plaintext from its first byte: the finished file, or the growing one as far as it is written. */
+        public java.io.InputStream open() throws java.io.IOException {
+            return growing != null ? growing.open() : java.nio.file.Files.newInputStream(file);
+        }
+
+        public caravan.repository.PlainObserver observer() {
+            return observers == null ? null : observers.get();
         }
     }
 

@@ -45,6 +45,7 @@ public final class PropertyRules {
             Map.entry("caravan.kdf.iterations", v -> range(v, 1000, 100_000_000)),
             Map.entry("caravan.s3.part-size", v -> range(v, 5 * MIB, 5 * 1024 * MIB)),
             Map.entry("caravan.storage.retries", v -> range(v, 0, 100)),
+            Map.entry("caravan.s3.upload-concurrency", v -> range(v, 1, 64)),
             Map.entry("caravan.elasticsearch.parallel", v -> range(v, 1, 64)),
             Map.entry("caravan.elasticsearch.limit", v -> range(v, 1, 1_000_000)),
             Map.entry("caravan.operator.http-port", v -> range(v, 1, 65535)),

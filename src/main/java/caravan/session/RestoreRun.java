@@ -30,7 +30,7 @@ public final class RestoreRun extends SessionRun {
     public String onlyMember;
     public java.nio.file.Path memberDataDir;
     /** Per member (or host) results, for status.stats. */
-    public final List<String[]> hostResults = new ArrayList<>();
+    public final List<String[]> hostResults = java.util.Collections.synchronizedList(new ArrayList<>()); // members restore at once
 
     public RestoreRun(CamelContext camel, Manifests manifests, Settings settings, RestoreSession session) {
         super(camel, manifests, settings);

@@ -31,7 +31,6 @@ public final class SnapshotWriter {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotWriter.class);
     /** Exchange property of the store-artifact route: the entry of the object being stored. */
     public static final String OBJECT = "caravanStoredObject";
-    private static final String UPLOAD_START = "caravanUploadStart";
     /** Backups this process runs at once (different targets; one target is one at a time by its lock). */
     private static volatile Semaphore slots;
 
@@ -104,39 +103,32 @@ public final class SnapshotWriter {
     }
 
     /**
-     * Body: an Artifact (a finished file of the dump). Afterwards: the sealed File, and its manifest entry in
-     * property {@link #OBJECT}. Called from parallel branches by drivers that dump several files at once.
+     * Body: an Artifact (a file of the dump, finished or still being written). One streaming pass, its stages
+     * on threads of their own: read + SHA-256 → zstd → AES-GCM + SHA-256 → the store (S3: several parts at
+     * once, each with its Content-MD5; local: temp name, fsync, rename), with no staged copy on disk. The
+     * object's entry joins the manifest once the store confirmed it. Called from parallel branches by
+     * drivers that dump several files at once; a retry starts again from the file's first byte.
      */
-    public void seal(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws Exception {
+    public void store(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws Exception {
         BackupRun.Artifact a = exchange.getIn().getBody(BackupRun.Artifact.class);
-        run.checkDeadline("sealing " + a.name());
+        run.checkDeadline("storing " + a.name());
         Instant start = Instant.now();
-        Path sealed = run.workspace.resolve("sealed").resolve(a.name().replace('/', '_') + ".zst.enc");
-        Files.createDirectories(sealed.getParent());
         long t0 = System.nanoTime();
-        Progress progress = new Progress(run, "sealing " + a.name(), Files.size(a.file()));
-        SnapshotManifest.StoredObject o = run.pending.seal(a.name(), a.file(), sealed,
-                run.settings.compressionLevel(), run.settings.compressionWorkers(), progress, a.observer());
+        long expected = a.growing() != null ? a.growing().expectedSize() : Files.size(a.file());
+        Progress progress = new Progress(run, "storing " + a.name(), expected);
+        SnapshotManifest.StoredObject o = run.pending.store(a.name(), a::open, run.settings.compressionLevel(),
+                run.settings.compressionWorkers(), progress, a.observer(), () -> run.checkDeadline("storing " + a.name()));
         progress.finish();
-        // the plaintext is no longer needed: free the disk before the upload
-        Files.deleteIfExists(a.file());
-        o.metadata.putAll(a.metadata());
-        LOG.info("{}: sealed {} ({} → {} bytes) in {} ms", run.describe(), a.name(), o.size, o.storedSize,
+        synchronized (o.metadata) {
+            o.metadata.putAll(a.metadata());
+        }
+        if (a.growing() == null) {
+            Files.deleteIfExists(a.file()); // a finished file is no longer needed: free the disk for the next ones
+        }
+        LOG.info("{}: stored {} ({} → {} bytes) in {} ms", run.describe(), a.name(), o.size, o.storedSize,
                 (System.nanoTime() - t0) / 1_000_000);
-        exchange.getIn().setBody(sealed.toFile());
         exchange.setProperty(OBJECT, o);
-        exchange.setProperty(UPLOAD_START, Instant.now());
-        run.addStage("seal", start);
-    }
-
-    /** Stores the sealed file (the store confirms it), records its entry and removes the staged file. */
-    public void upload(Exchange exchange, @ExchangeProperty("run") BackupRun run) throws IOException {
-        SnapshotManifest.StoredObject o = exchange.getProperty(OBJECT, SnapshotManifest.StoredObject.class);
-        run.checkDeadline("uploading " + o.name);
-        Path sealed = exchange.getIn().getBody(java.io.File.class).toPath();
-        run.pending.upload(o, sealed, () -> run.checkDeadline("uploading " + o.name));
-        run.addStage("upload", exchange.getProperty(UPLOAD_START, Instant.class));
-        Files.deleteIfExists(sealed);
+        run.addStage("upload", start); // sealing and uploading overlap: one stage
     }
 
     public void commit(@ExchangeProperty("run") BackupRun run) throws IOException {

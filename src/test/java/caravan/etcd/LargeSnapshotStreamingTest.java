@@ -64,7 +64,7 @@ class LargeSnapshotStreamingTest {
             assertThat(backup.exit()).as(backup.all()).isZero();
             // long stages report progress: bytes, share of the total, rate, time left
             assertThat(backup.stderr()).containsPattern("dumping etcd [0-9.]+ [KMG]iB of [0-9.]+ MiB \\(\\d+%\\), [0-9.]+ [KMG]iB/s");
-            assertThat(backup.stderr()).containsPattern("sealing snapshot.db [0-9.]+ MiB of [0-9.]+ MiB \\(\\d+%\\).*left");
+            assertThat(backup.stderr()).containsPattern("storing snapshot.db [0-9.]+ MiB of [0-9.]+ MiB \\(\\d+%\\).*left");
             JsonNode status = Yaml.YAML.readTree(backup.stdout()).path("status");
             assertThat(status.path("phase").asText()).isEqualTo("Succeeded");
             String id = status.at("/targets/0/stats/0/snapshots/0/name").asText();
