@@ -98,22 +98,20 @@ class PushgatewayTest {
             assertThat(value(m, "stash_backup_host_files_total", host)).isEqualTo(snap.path("objects").size()).isEqualTo(1);
             assertThat(value(m, "stash_repository_snapshot_count", job, "backend=\"local\"")).isEqualTo(1);
             assertThat(value(m, "stash_backup_target_count_total", invoker)).isEqualTo(1);
-            // exactly the etcd driver's stages, run one after another inside the session
+            // exactly the etcd driver's stages; the store pipeline (upload) overlaps the dump, so each stage, not
+            // their sum, fits inside the session
             Matcher stageLabel = Pattern.compile("^caravan_backup_stage_seconds\\{[^}]*stage=\"([a-z]+)\"[^}]*} ", Pattern.MULTILINE)
                     .matcher(m);
             List<String> stages = new java.util.ArrayList<>();
             while (stageLabel.find()) {
                 stages.add(stageLabel.group(1));
             }
-            assertThat(stages).as(m).containsExactlyInAnyOrder("dump", "verify", "seal", "upload");
-            double sum = 0;
+            assertThat(stages).as(m).containsExactlyInAnyOrder("dump", "verify", "upload"); // upload: the whole store pipeline
             for (String stage : stages) {
                 double seconds = value(m, "caravan_backup_stage_seconds", job, "stage=\"" + stage + "\"");
-                assertThat(seconds).as(stage).isGreaterThanOrEqualTo(0);
-                sum += seconds;
+                assertThat(seconds).as(stage).isGreaterThanOrEqualTo(0).isLessThanOrEqualTo(duration + 0.01);
             }
             assertThat(value(m, "caravan_backup_stage_seconds", job, "stage=\"dump\"")).as("etcdctl snapshot save").isPositive();
-            assertThat(sum).isLessThanOrEqualTo(duration + 0.01);
             double upload = value(m, "caravan_backup_stage_seconds", job, "stage=\"upload\"");
             assertThat(value(m, "caravan_backup_upload_bytes_per_second", job)).isCloseTo(uploaded / upload,
                     org.assertj.core.data.Percentage.withPercentage(0.001));
