@@ -47,16 +47,8 @@ public final class AzuriteServer implements StorageServer {
     }
 
     @Override
-    public String repository(String name, String bucket, String prefix, String secretName) {
-        return """
-                apiVersion: stash.appscode.com/v1alpha1
-                kind: Repository
-                metadata: {name: %s, namespace: demo}
-                spec:
-                  backend:
-                    azure: {container: %s, prefix: "%s", maxConnections: 4}
-                    storageSecretName: %s
-                """.formatted(name, bucket, prefix, secretName);
+    public String backend(String bucket, String prefix) {
+        return "azure: {container: %s, prefix: \"%s\", maxConnections: 4}".formatted(bucket, prefix);
     }
 
     @Override

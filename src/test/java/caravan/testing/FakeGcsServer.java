@@ -75,16 +75,8 @@ public final class FakeGcsServer implements StorageServer {
     }
 
     @Override
-    public String repository(String name, String bucket, String prefix, String secretName) {
-        return """
-                apiVersion: stash.appscode.com/v1alpha1
-                kind: Repository
-                metadata: {name: %s, namespace: demo}
-                spec:
-                  backend:
-                    gcs: {bucket: %s, prefix: "%s", maxConnections: 4}
-                    storageSecretName: %s
-                """.formatted(name, bucket, prefix, secretName);
+    public String backend(String bucket, String prefix) {
+        return "gcs: {bucket: %s, prefix: \"%s\", maxConnections: 4}".formatted(bucket, prefix);
     }
 
     @Override

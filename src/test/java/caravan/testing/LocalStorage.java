@@ -12,16 +12,8 @@ public final class LocalStorage implements StorageServer {
     }
 
     @Override
-    public String repository(String name, String bucket, String prefix, String secretName) {
-        return """
-                apiVersion: stash.appscode.com/v1alpha1
-                kind: Repository
-                metadata: {name: %s, namespace: demo}
-                spec:
-                  backend:
-                    local: {mountPath: "%s", subPath: "%s"}
-                    storageSecretName: %s
-                """.formatted(name, dir.resolve(bucket), prefix, secretName);
+    public String backend(String bucket, String prefix) {
+        return "local: {mountPath: \"%s\", subPath: \"%s\"}".formatted(dir.resolve(bucket), prefix);
     }
 
     @Override

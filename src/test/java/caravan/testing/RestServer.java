@@ -50,17 +50,9 @@ public final class RestServer implements StorageServer {
     }
 
     @Override
-    public String repository(String name, String bucket, String prefix, String secretName) {
+    public String backend(String bucket, String prefix) {
         // one repository per bucket and prefix, one path segment each
-        return """
-                apiVersion: stash.appscode.com/v1alpha1
-                kind: Repository
-                metadata: {name: %s, namespace: demo}
-                spec:
-                  backend:
-                    rest: {url: "http://127.0.0.1:%d/%s/%s"}
-                    storageSecretName: %s
-                """.formatted(name, port, bucket, prefix.replace('/', '-'), secretName);
+        return "rest: {url: \"http://127.0.0.1:%d/%s/%s\"}".formatted(port, bucket, prefix.replace('/', '-'));
     }
 
     @Override

@@ -23,18 +23,9 @@ public final class S3Storage implements StorageServer {
     }
 
     @Override
-    public String repository(String name, String bucket, String prefix, String secretName) {
-        String provider = b2 ? "b2: {bucket: %s, prefix: \"%s\", maxConnections: 4}".formatted(bucket, prefix)
+    public String backend(String bucket, String prefix) {
+        return b2 ? "b2: {bucket: %s, prefix: \"%s\", maxConnections: 4}".formatted(bucket, prefix)
                 : "s3: {endpoint: \"%s\", bucket: %s, prefix: \"%s\", region: us-east-1}".formatted(s3.endpoint(), bucket, prefix);
-        return """
-                apiVersion: stash.appscode.com/v1alpha1
-                kind: Repository
-                metadata: {name: %s, namespace: demo}
-                spec:
-                  backend:
-                    %s
-                    storageSecretName: %s
-                """.formatted(name, provider, secretName);
     }
 
     @Override
