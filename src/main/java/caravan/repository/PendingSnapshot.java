@@ -137,20 +137,6 @@ public final class PendingSnapshot implements AutoCloseable {
         return manifest.id;
     }
 
-    /** Compresses and encrypts one file into {@code sealed}; returns its manifest entry (not yet added). */
-    public SnapshotManifest.StoredObject seal(String name, Path plain, Path sealed, int level, int workers,
-                                              java.util.function.LongConsumer progress, PlainObserver observer)
-            throws IOException, java.security.GeneralSecurityException {
-        try {
-            return store.seal(manifest.id, name, plain, sealed, level, workers, progress, observer);
-        } catch (IOException e) {
-            if (Storage.isNoSpace(e)) {
-                throw Storage.noSpace("sealing " + name + " into " + sealed.getParent(), e);
-            }
-            throw e;
-        }
-    }
-
     /**
      * Seals one artifact into the store as it is read, its stages on threads of their own, with no staged
      * copy ({@link Sealer#sealInto}); records its entry once the store confirmed it. {@code check} runs
@@ -177,24 +163,6 @@ public final class PendingSnapshot implements AutoCloseable {
             manifest.objects.removeIf(x -> x.name.equals(o.name));
             manifest.objects.add(o);
         }
-    }
-
-    /** Stores a sealed file (the backend confirms size and, where it can, content) and records its entry. */
-    public void upload(SnapshotManifest.StoredObject o, Path sealed) throws IOException {
-        upload(o, sealed, () -> { });
-    }
-
-    /** As above; {@code check} runs between parts and may throw to stop the upload. */
-    public void upload(SnapshotManifest.StoredObject o, Path sealed, Runnable check) throws IOException {
-        try {
-            store.backend().store(o.key, sealed, check);
-        } catch (IOException e) {
-            if (Storage.isNoSpace(e)) {
-                throw Storage.noSpace("storing " + o.name + " in " + store.name() + " at " + store.backend().location(), e);
-            }
-            throw e;
-        }
-        record(o);
     }
 
     /**

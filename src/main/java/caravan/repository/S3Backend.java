@@ -29,8 +29,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
@@ -196,66 +194,6 @@ public final class S3Backend implements Backend {
     @Override
     public String location() {
         return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix);
-    }
-
-    /**
-     * Multipart upload through the SDK client with a Content-MD5 on every part, so the store checks each
-     * part's bytes (BadDigest otherwise), then a HEAD that confirms the stored size. Hand-written rather than
-     * camel-aws2-s3's multipart producer, which sends no checksum the store could verify. Parts are read
-     * from the sealed file twice (MD5, then the request body), never held in the heap.
-     */
-    @Override
-    public void store(String key, Path file, Runnable check) throws IOException {
-        long size = Files.size(file);
-        String full = fullKey(key);
-        // S3 takes at most 10,000 parts: a larger object gets larger parts
-        long part = Math.max(Math.max(5L << 20, settings.partSize()), (size + 9_999) / 10_000);
-        try {
-            if (size <= part) {
-                String md5 = md5(file, 0, size);
-                client.putObject(r -> r.bucket(bucket).key(full).contentLength(size).contentMD5(md5),
-                        RequestBody.fromFile(file));
-            } else {
-                multipart(full, file, size, part, check);
-            }
-            long stored = client.headObject(r -> r.bucket(bucket).key(full)).contentLength();
-            if (stored != size) {
-                throw new IOException("the store holds " + stored + " bytes of " + size + " for " + location() + "/" + key);
-            }
-        } catch (S3Exception e) {
-            throw new IOException("cannot store " + location() + "/" + key + ": " + describe(e), e);
-        } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
-            throw new IOException("cannot store " + location() + "/" + key + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void multipart(String full, Path file, long size, long part, Runnable check) throws IOException {
-        String uploadId = client.createMultipartUpload(r -> r.bucket(bucket).key(full)).uploadId();
-        try {
-            List<CompletedPart> parts = new ArrayList<>();
-            int n = 1;
-            for (long off = 0; off < size; off += part, n++) {
-                check.run(); // a cancelled or timed-out session stops between parts (the upload is then aborted)
-                long len = Math.min(part, size - off);
-                long from = off;
-                int number = n;
-                String md5 = md5(file, from, len);
-                // the provider reopens the slice on every attempt the SDK makes
-                String etag = client.uploadPart(r -> r.bucket(bucket).key(full).uploadId(uploadId).partNumber(number)
-                                .contentLength(len).contentMD5(md5),
-                        RequestBody.fromContentProvider(() -> slice(file, from, len), len, "application/octet-stream")).eTag();
-                parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
-            }
-            client.completeMultipartUpload(r -> r.bucket(bucket).key(full).uploadId(uploadId)
-                    .multipartUpload(m -> m.parts(parts)));
-        } catch (IOException | RuntimeException e) {
-            try {
-                client.abortMultipartUpload(r -> r.bucket(bucket).key(full).uploadId(uploadId));
-            } catch (RuntimeException ignored) {
-                // the store is gone; an incomplete upload is not an object and lists nowhere
-            }
-            throw e;
-        }
     }
 
     /**
@@ -436,33 +374,6 @@ public final class S3Backend implements Backend {
             throw new IOException("cannot read " + location() + "/" + key + ": " + describe(e), e);
         } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
             throw new IOException("cannot read " + location() + "/" + key + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String md5(Path file, long off, long len) throws IOException {
-        java.security.MessageDigest md;
-        try {
-            md = java.security.MessageDigest.getInstance("MD5");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        try (InputStream in = slice(file, off, len)) {
-            byte[] buf = new byte[1 << 16];
-            for (int r; (r = in.read(buf)) > 0; ) {
-                md.update(buf, 0, r);
-            }
-        }
-        return java.util.Base64.getEncoder().encodeToString(md.digest());
-    }
-
-    private static InputStream slice(Path file, long off, long len) throws java.io.UncheckedIOException {
-        try {
-            java.nio.channels.SeekableByteChannel ch = Files.newByteChannel(file);
-            ch.position(off);
-            return new java.io.BufferedInputStream(org.apache.commons.io.input.BoundedInputStream.builder()
-                    .setInputStream(java.nio.channels.Channels.newInputStream(ch)).setMaxCount(len).get(), 1 << 16);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
     }
 

@@ -272,25 +272,6 @@ public final class SnapshotStore implements AutoCloseable {
         return RepositoryLock.acquire(backend, name, target, holder, settings, check);
     }
 
-    /** Compresses and encrypts one file of a snapshot into {@code sealed}; returns its manifest entry. */
-    public SnapshotManifest.StoredObject seal(String snapshotId, String name, Path plain, Path sealed, int level,
-                                              int workers, LongConsumer progress, PlainObserver observer)
-            throws IOException, java.security.GeneralSecurityException {
-        Sealer.Result r = Sealer.seal(plain, sealed, key.aead(), RepositoryKey.associatedData(snapshotId, name), level,
-                workers, progress, observer);
-        SnapshotManifest.StoredObject o = new SnapshotManifest.StoredObject();
-        o.name = name;
-        o.key = objectKey(snapshotId, name);
-        o.size = r.plainSize();
-        o.sha256 = r.plainSha256();
-        o.storedSize = r.storedSize();
-        o.storedSha256 = r.storedSha256();
-        if (observer != null) {
-            o.metadata.putAll(observer.finish());
-        }
-        return o;
-    }
-
     /**
      * Seals one artifact of a snapshot straight into the backend as it is read (no staged copy): returns its
      * manifest entry once the backend confirmed the stored bytes.

@@ -49,11 +49,8 @@ class SweepRaceTest {
         m.driver = "etcd";
         PendingSnapshot p = store.begin(m, Holder.self("test/writer"), SETTINGS);
         Path plain = Files.writeString(dir.resolveSibling(dir.getFileName() + "-plain"), "some data ".repeat(1000));
-        Path sealed = dir.resolveSibling(dir.getFileName() + "-sealed");
-        SnapshotManifest.StoredObject o = p.seal("snapshot.db", plain, sealed, 3, 0, null, null);
-        p.upload(o, sealed);
+        p.store("snapshot.db", () -> Files.newInputStream(plain), 3, 0, null, null, () -> { });
         Files.delete(plain);
-        Files.delete(sealed);
         return p;
     }
 
