@@ -17,6 +17,7 @@ import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.NoSuchUploadException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
@@ -491,7 +492,11 @@ public final class S3Backend implements Backend {
     public void abandonUploads(String prefix) throws IOException {
         try {
             for (var u : client.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(fullKey(prefix))).uploads()) {
-                client.abortMultipartUpload(r -> r.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+                try {
+                    client.abortMultipartUpload(r -> r.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+                } catch (NoSuchUploadException gone) {
+                    // completed or aborted since the listing: nothing left to abort
+                }
             }
         } catch (S3Exception e) {
             if (e.statusCode() == 501 || e.statusCode() == 400) {

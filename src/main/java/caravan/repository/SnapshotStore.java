@@ -521,7 +521,14 @@ public final class SnapshotStore implements AutoCloseable {
                     backend.delete(o.key());
                 }
             }
-            backend.abandonUploads(SNAPSHOTS + id + "/"); // a store the dead writer was in the middle of
+            try {
+                backend.abandonUploads(SNAPSHOTS + id + "/"); // a store the dead writer was in the middle of
+            } catch (IOException cleanup) {
+                // the folder is gone and no reader ever sees an unfinished upload: what is left costs storage,
+                // not correctness, so the backup that sweeps goes on and the user is told what to clean
+                LOG.warn("{}: the dead backup {} may have left an unfinished upload behind ({}); a bucket lifecycle "
+                        + "rule that aborts incomplete uploads removes it", name, id, cleanup.getMessage());
+            }
             backend.delete(sweptKey(id));
             removed.add(id);
         }

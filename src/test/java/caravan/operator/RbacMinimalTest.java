@@ -270,6 +270,26 @@ class RbacMinimalTest {
         return out;
     }
 
+    /** What the API holds about a stuck session, for a timeout's message: its status, Jobs, pods and the Lease. */
+    private static String stuckState(String session) {
+        StringBuilder out = new StringBuilder();
+        try {
+            BackupSession s = ADMIN.resources(BackupSession.class).inNamespace(STUCK).withName(session).get();
+            out.append("session: ").append(s == null ? "gone" : caravan.manifests.Yaml.JSON.writeValueAsString(s.getStatus()));
+            ADMIN.batch().v1().jobs().inNamespace(STUCK).list().getItems().forEach(j -> out.append("\njob ")
+                    .append(j.getMetadata().getName()).append(" created ").append(j.getMetadata().getCreationTimestamp()));
+            ADMIN.pods().inNamespace(STUCK).list().getItems().forEach(p -> out.append("\npod ").append(p.getMetadata().getName())
+                    .append(" ").append(p.getStatus() == null ? "" : p.getStatus().getPhase()));
+            ADMIN.leases().inNamespace(KubeCluster.OPERATOR_NAMESPACE).list().getItems().forEach(l -> out.append("\nlease ")
+                    .append(l.getMetadata().getName()).append(" held by ").append(l.getSpec().getHolderIdentity())
+                    .append(" renewed ").append(l.getSpec().getRenewTime()));
+            out.append("\nnow ").append(java.time.Instant.now());
+        } catch (Exception e) {
+            out.append("\n(could not read: ").append(e).append(")");
+        }
+        return out.toString();
+    }
+
     /**
      * Everything the operator does against the API, once: returns the Roles it made for session Jobs.
      */
@@ -319,9 +339,11 @@ class RbacMinimalTest {
                     Map.entry("caravan.operator.leader-election", "true"),
                     Map.entry("caravan.operator.pod-name", "op-rbac"),
                     Map.entry("caravan.operator.pod-namespace", KubeCluster.OPERATOR_NAMESPACE),
-                    Map.entry("caravan.operator.lease-duration", "2000"),
-                    Map.entry("caravan.operator.renew-deadline", "1500"),
-                    Map.entry("caravan.operator.retry-period", "300"),
+                    // the Leases were deleted above, so the first candidate takes one at once; a lease this long
+                    // is kept on a loaded 2-core machine, where a 1.5 s renew deadline can be missed
+                    Map.entry("caravan.operator.lease-duration", "15000"),
+                    Map.entry("caravan.operator.renew-deadline", "10000"),
+                    Map.entry("caravan.operator.retry-period", "500"),
                     Map.entry("caravan.operator.job-image", "caravan:test"),
                     Map.entry("caravan.operator.job-start-deadline", "5s"),
                     Map.entry("caravan.operator.resync-period", "2s"),
@@ -366,7 +388,7 @@ class RbacMinimalTest {
                 Await.until("the never-started session Failed", Duration.ofSeconds(90), () -> {
                     BackupSession s = ADMIN.resources(BackupSession.class).inNamespace(STUCK).withName("never-1").get();
                     return s.getStatus() != null && "Failed".equals(s.getStatus().phase);
-                });
+                }, () -> stuckState("never-1"));
                 Await.until("its Job deleted", Duration.ofSeconds(30), () -> ADMIN.batch().v1().jobs().inNamespace(STUCK)
                         .withLabel(JobExecutor.NAME_LABEL, "never-1").list().getItems().isEmpty());
             }
@@ -379,6 +401,8 @@ class RbacMinimalTest {
             return roles;
         } finally {
             ADMIN.pods().inNamespace(KubeCluster.OPERATOR_NAMESPACE).withName("op-rbac").delete();
+            // the Lease op-rbac held: the next class's operator takes it now, not when it expires
+            ADMIN.leases().inNamespace(KubeCluster.OPERATOR_NAMESPACE).delete();
             tenant.close();
             stuckTenant.close();
             Paths2.deleteRecursively(tmp);

@@ -103,6 +103,31 @@ class SweepRaceTest {
     }
 
     @Test
+    void aStoreThatCannotListUnfinishedUploadsStillHasTheDeadFolderSwept() throws Exception {
+        // S3Proxy killed mid-upload answered the listing of incomplete uploads with 404 NoSuchUpload: the
+        // sweep must still remove the dead folder, and the backup that sweeps must go on
+        PendingSnapshot p = writeOneObject();
+        makeMarkerLookStale(p.id());
+        Backend local = new LocalBackend(dir);
+        Backend broken = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("abandonUploads")) {
+                        throw new java.io.IOException("cannot list incomplete uploads: 404 NoSuchUpload");
+                    }
+                    try {
+                        return method.invoke(local, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (SnapshotStore sweeper = SnapshotStore.open(broken, "Repository race", PASSWORD, "test", false, 2000)) {
+            assertThat(sweeper.sweepLeftovers(SETTINGS)).containsExactly(p.id());
+            assertThat(sweeper.listing().inProgress()).isEmpty();
+            assertThat(local.list("snapshots/" + p.id() + "/")).isEmpty();
+        }
+    }
+
+    @Test
     void aLiveWritersMarkerIsNeverSwept() throws Exception {
         PendingSnapshot p = writeOneObject();
         assertThat(store.sweepLeftovers(SETTINGS)).isEmpty();
