@@ -14,10 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,7 +55,7 @@ class ImageTest {
         String missing = Podman.missing(BASE);
         assertThat(missing).as("the image test needs bin/setup (bin/setup-image): %s", missing).isNull();
         podmanReady = true;
-        Path jar = packagedJar();
+        Path jar = PackagedJar.get();
         assertThat(jar).isRegularFile();
         List<String> args = new ArrayList<>(List.of("build", "--pull=never", "--network=host", "--isolation=chroot",
                 "-f", "deploy/Dockerfile", "-t", IMAGE));
@@ -87,32 +85,6 @@ class ImageTest {
         Podman.run(Duration.ofMinutes(2), "image", "prune", "-f");   // the images an earlier jar made, untagged now
         if (tmp != null) {
             Paths2.deleteRecursively(tmp);
-        }
-    }
-
-    /**
-     * target/caravan.jar, as {@code mvn package} makes it. {@code mvn test} stops before package, so when the jar
-     * is missing or older than the compiled classes, only the two packaging goals run (no recompilation of the
-     * classes this JVM is running from).
-     */
-    private static Path packagedJar() throws IOException {
-        Path jar = Path.of("target/caravan.jar");
-        FileTime newestClass;
-        try (Stream<Path> classes = Files.walk(Path.of("target/classes"))) {
-            newestClass = classes.filter(Files::isRegularFile).map(ImageTest::modified).max(FileTime::compareTo)
-                    .orElseThrow();
-        }
-        if (!Files.exists(jar) || modified(jar).compareTo(newestClass) < 0) {
-            Processes.run(List.of("mvn", "-B", "-q", "jar:jar", "shade:shade@caravan-jar"), null, Map.of());
-        }
-        return jar;
-    }
-
-    private static FileTime modified(Path p) {
-        try {
-            return Files.getLastModifiedTime(p);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
     }
 
@@ -151,6 +123,15 @@ class ImageTest {
         assertThat(tools.exit()).as(tools.output()).isZero();
         assertThat(tools.output()).contains("etcdctl version: 3.4.").contains("6.125.1")
                 .contains("/multielasticdump").contains("openjdk version \"17.");
+
+        // the AppCDS archive made at build time maps (-Xshare:on refuses to start otherwise), and most of the
+        // classes a command loads come from it
+        Podman.Result cds = Podman.run(RUN_LIMIT, "run", "--rm", "--name", CONTAINER_PREFIX + UUID.randomUUID(),
+                "--network", "host", "--user", "65532:65532", "--read-only", "--entrypoint", "java", IMAGE,
+                "-XX:SharedArchiveFile=/opt/caravan/caravan.jsa", "-Xshare:on", "-Xlog:class+load=info",
+                "-jar", "/opt/caravan/caravan.jar", "--version");
+        assertThat(cds.exit()).as(cds.output()).isZero();
+        assertThat(PackagedJar.sharedShare(cds.output())).as(cds.output()).isGreaterThan(0.8);
     }
 
     @Test
