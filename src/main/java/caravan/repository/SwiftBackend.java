@@ -1,0 +1,338 @@
+package caravan.repository;
+
+import caravan.util.CaravanException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code backend.swift}: OpenStack Swift's object API, hand-written over the JDK HTTP client ({@link SwiftHttp}).
+ * The libraries were weighed and left: camel-openstack 4.14.0 (openstack4j) speaks Keystone only (no tempauth,
+ * no token, which Stash's Secret keys allow) and has no Static Large Object upload; jclouds openstack-swift
+ * 2.7.0 comes from Apache jclouds, which was retired to the Apache Attic, and needs a guava pin against
+ * openstack4j's; JOSS 0.10.4 has had no release since 2019; and none of the three is on the partial Maven
+ * mirror this project builds from. Swift's object API is plain HTTP (RestBackend does the same for restic's).
+ * <p>
+ * Objects are {@code <container>/<prefix>/<key>}. A stream that fits one segment is one PUT with its ETag
+ * (the MD5 the server checks). A longer one is uploaded as segments of {@code caravan.s3.part-size} (1-64 MiB,
+ * each PUT with its ETag and the answer's ETag compared) into the container {@code <container>_segments}
+ * (which a listing of the repository never sees), named {@code <prefix>/<key>/<upload id>/<00000001>}, then a
+ * Static Large Object manifest ({@code ?multipart-manifest=put}) makes the object, whole, at once; its size is
+ * read back. A failed stream leaves segments only (deleted when it can; {@link #abandonUploads} removes those
+ * of a killed writer). Swift honours {@code If-None-Match: *} only between requests that do not overlap (two
+ * PUTs at once both succeed on Swift 2.30), so {@link #createExclusive} first takes a claim
+ * ({@link SwiftClaims}).
+ */
+public final class SwiftBackend implements Backend {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final int MAX_SEGMENTS = 1000; // Swift's default max_manifest_segments
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final Pattern SEGMENT = Pattern.compile("(.+)/([0-9a-f]{11,16}-[0-9a-f]{16})/[0-9]{8}");
+    private static final String UPLOAD_META = "X-Object-Meta-Caravan-Upload";
+
+    private final SwiftHttp http;
+    private final String container;
+    private final String segments;
+    private final String prefix;
+    private final int segmentSize;
+    private final SwiftClaims claims;
+    private volatile boolean segmentsReady;
+
+    private SwiftBackend(SwiftHttp http, String container, String prefix, int segmentSize) {
+        this.http = http;
+        this.container = container;
+        this.segments = container + "_segments";
+        this.prefix = prefix;
+        this.segmentSize = segmentSize;
+        this.claims = new SwiftClaims(http, segments, this::ensureSegments);
+    }
+
+    public static SwiftBackend create(Map<String, Object> spec, Map<String, byte[]> secret, String where,
+                                      S3Backend.Settings settings) {
+        String container = BackendSupport.field(spec, "container");
+        if (container == null) {
+            throw new CaravanException("InvalidRepository", where + ".container is empty");
+        }
+        if (container.contains("/")) {
+            throw new CaravanException("InvalidRepository", where + ".container: " + container
+                    + " is not allowed; allowed: a container name without '/'");
+        }
+        SwiftHttp http = SwiftHttp.connect(secret, where);
+        int segment = (int) Math.min(64L << 20, Math.max(1L << 20, settings.partSize()));
+        SwiftBackend b = new SwiftBackend(http, container, BackendSupport.trimSlashes(BackendSupport.field(spec, "prefix")),
+                segment);
+        b.ensureContainer(settings.autoCreateBucket(), where);
+        return b;
+    }
+
+    private void ensureContainer(boolean autoCreate, String where) {
+        try {
+            int code = http.send("HEAD", enc(container), null).statusCode();
+            if (code / 100 == 2) {
+                return;
+            }
+            if (code == 401 || code == 403) {
+                throw new CaravanException("AccessDenied", where + ": access to container " + container + " denied (check "
+                        + http.keys() + " in the storage Secret): " + code);
+            }
+            if (code != 404) {
+                throw new CaravanException("BackendUnavailable", where + ": HEAD of container " + container + " answered " + code);
+            }
+            if (!autoCreate) {
+                throw new CaravanException("BucketNotFound", where + ".container: container " + container + " does not exist");
+            }
+            http.expect("create container", enc(container), "PUT", new byte[0], List.of(), 201, 202);
+        } catch (IOException e) {
+            throw new CaravanException("BackendUnavailable", where + ": cannot reach the Swift storage URL: " + e.getMessage(), e);
+        }
+    }
+
+    /** The segments container, created on the first large store (PUT of a container is idempotent). */
+    private void ensureSegments() throws IOException {
+        if (!segmentsReady) {
+            http.expect("create container", enc(segments), "PUT", new byte[0], List.of(), 201, 202);
+            segmentsReady = true;
+        }
+    }
+
+    static String enc(String path) {
+        StringBuilder b = new StringBuilder();
+        for (byte c : path.getBytes(StandardCharsets.UTF_8)) {
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-._~/".indexOf(c) >= 0) {
+                b.append((char) c);
+            } else {
+                b.append('%').append(String.format("%02X", c & 0xff));
+            }
+        }
+        return b.toString();
+    }
+
+    static String q(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    private String name(String key) {
+        return prefix.isEmpty() ? key : prefix + "/" + key;
+    }
+
+    private String object(String key) {
+        return enc(container) + "/" + enc(name(key));
+    }
+
+    static String md5(byte[] b, int off, int len) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("MD5");
+            md.update(b, off, len);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public String location() {
+        return "swift://" + container + (prefix.isEmpty() ? "" : "/" + prefix);
+    }
+
+    /** One PUT of {@code len} bytes with their MD5 as ETag (Swift answers 422 when the bytes differ), ETag compared. */
+    String put(String path, byte[] b, int len, List<String> headers) throws IOException {
+        String md5 = md5(b, 0, len);
+        List<String> h = new ArrayList<>(headers);
+        h.addAll(List.of("ETag", md5));
+        for (int attempt = 0; ; attempt++) {
+            var r = http.send("PUT", path, new SwiftHttp.Body(b, len), h);
+            if (r.statusCode() == 422 && attempt < 2) {
+                continue; // the bytes arrived damaged: send them again
+            }
+            http.check("store", path, r, 201);
+            String etag = r.headers().firstValue("ETag").orElse("").replace("\"", "");
+            if (!etag.equalsIgnoreCase(md5)) {
+                throw new IOException("the store answered ETag " + etag + " for " + path + ", expected MD5 " + md5);
+            }
+            return md5;
+        }
+    }
+
+    @Override
+    public long store(String key, InputStream content, Runnable check) throws IOException {
+        byte[] buf = new byte[segmentSize];
+        check.run(); // a cancelled session stops here; nothing is written
+        int len = content.readNBytes(buf, 0, buf.length);
+        String old = http.send("HEAD", object(key), null).headers().firstValue(UPLOAD_META).orElse(null);
+        if (len < buf.length) {
+            check.run();
+            put(object(key), buf, len, List.of());
+            dropSegments(key, old, null);
+            return len;
+        }
+        ensureSegments();
+        String upload = Long.toHexString(System.currentTimeMillis()) + "-" + String.format("%016x", RANDOM.nextLong());
+        String base = name(key) + "/" + upload + "/";
+        ArrayNode manifest = JSON.createArrayNode();
+        long total = 0;
+        try {
+            while (len > 0) {
+                if (manifest.size() == MAX_SEGMENTS) {
+                    throw new IOException("cannot store " + location() + "/" + key + ": more than " + MAX_SEGMENTS
+                            + " segments of " + (segmentSize >> 20) + " MiB (Swift's max_manifest_segments); raise caravan.s3.part-size");
+                }
+                String seg = base + String.format("%08d", manifest.size() + 1);
+                String md5 = put(enc(segments) + "/" + enc(seg), buf, len, List.of());
+                manifest.addObject().put("path", "/" + segments + "/" + seg).put("etag", md5).put("size_bytes", len);
+                total += len;
+                if (len < buf.length) {
+                    break;
+                }
+                check.run();
+                len = content.readNBytes(buf, 0, buf.length);
+            }
+            check.run();
+            byte[] body = JSON.writeValueAsBytes(manifest);
+            http.check("store", object(key), http.send("PUT", object(key) + "?multipart-manifest=put",
+                    new SwiftHttp.Body(body, body.length), List.of(UPLOAD_META, upload)), 201);
+        } catch (IOException | RuntimeException e) {
+            try {
+                deleteSegments(base);
+            } catch (IOException | RuntimeException again) {
+                e.addSuppressed(again); // abandonUploads removes them later
+            }
+            throw e;
+        }
+        long stored = http.send("HEAD", object(key), null).headers().firstValueAsLong("Content-Length").orElse(-1);
+        if (stored != total) {
+            throw new IOException("the store holds " + stored + " bytes of " + total + " for " + location() + "/" + key);
+        }
+        dropSegments(key, old, upload);
+        return total;
+    }
+
+    /** The segments of an upload the object no longer uses (it was replaced). */
+    private void dropSegments(String key, String oldUpload, String current) throws IOException {
+        if (oldUpload != null && !oldUpload.equals(current)) {
+            deleteSegments(name(key) + "/" + oldUpload + "/");
+        }
+    }
+
+    private void deleteSegments(String segPrefix) throws IOException {
+        for (JsonNode o : http.list(segments, segPrefix)) {
+            http.expect("delete", enc(segments) + "/" + enc(o.path("name").asText()), "DELETE", null, List.of(), 204, 404);
+        }
+    }
+
+    @Override
+    public void abandonUploads(String keyPrefix) throws IOException {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (JsonNode o : http.list(segments, name(keyPrefix))) {
+            Matcher m = SEGMENT.matcher(o.path("name").asText());
+            if (!m.matches() || !seen.add(m.group(1) + "/" + m.group(2))) {
+                continue;
+            }
+            String object = enc(container) + "/" + enc(m.group(1));
+            String used = http.send("HEAD", object, null).headers().firstValue(UPLOAD_META).orElse(null);
+            if (!m.group(2).equals(used)) {
+                deleteSegments(m.group(1) + "/" + m.group(2) + "/");
+            }
+        }
+    }
+
+    @Override
+    public boolean createExclusive(String key, byte[] content) throws IOException {
+        return claims.create(object(key), name(key), content);
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        var r = http.stream(object(key), null);
+        if (r.statusCode() == 404) {
+            r.body().close();
+            throw new FileNotFoundException(key);
+        }
+        http.check("read", object(key), r, 200);
+        return r.body();
+    }
+
+    @Override
+    public InputStream open(String key, long offset, long length) throws IOException {
+        if (length <= 0) {
+            return InputStream.nullInputStream();
+        }
+        long last = offset + length - 1 < offset ? Long.MAX_VALUE : offset + length - 1;
+        var r = http.stream(object(key), "bytes=" + offset + "-" + (last == Long.MAX_VALUE ? "" : last));
+        if (r.statusCode() == 404) {
+            r.body().close();
+            throw new FileNotFoundException(key);
+        }
+        if (r.statusCode() == 416) { // from past the end
+            r.body().close();
+            return InputStream.nullInputStream();
+        }
+        http.check("read", object(key), r, 206, 200);
+        if (r.statusCode() == 200) { // the whole object (Swift answers so for an empty one)
+            InputStream in = r.body();
+            in.skipNBytes(Math.min(offset, r.headers().firstValueAsLong("Content-Length").orElse(0)));
+            return org.apache.commons.io.input.BoundedInputStream.builder().setInputStream(in).setMaxCount(length).get();
+        }
+        return r.body();
+    }
+
+    @Override
+    public List<ObjectInfo> list(String keyPrefix) throws IOException {
+        int strip = prefix.isEmpty() ? 0 : prefix.length() + 1;
+        List<ObjectInfo> out = new ArrayList<>();
+        for (JsonNode o : http.list(container, name(keyPrefix))) {
+            out.add(new ObjectInfo(o.path("name").asText().substring(strip), o.path("bytes").asLong(),
+                    SwiftHttp.time(o.path("last_modified").asText(null))));
+        }
+        return out;
+    }
+
+    @Override
+    public void write(String key, byte[] content) throws IOException {
+        put(object(key), content, content.length, List.of()); // one PUT: a reader sees the old or the new object
+    }
+
+    @Override
+    public Optional<byte[]> read(String key) throws IOException {
+        var r = http.stream(object(key), null);
+        if (r.statusCode() == 404) {
+            r.body().close();
+            return Optional.empty();
+        }
+        http.check("read", object(key), r, 200);
+        try (InputStream in = r.body()) {
+            return Optional.of(in.readAllBytes());
+        }
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        // deletes a Static Large Object's segments too; a plain object is deleted as it is
+        var r = http.send("DELETE", object(key) + "?multipart-manifest=delete", null, List.of("Accept", "application/json"));
+        if (r.statusCode() == 404) {
+            return;
+        }
+        http.check("delete", object(key), r, 200, 204);
+        if (r.statusCode() == 200 && r.body().length > 0) {
+            JsonNode n = JSON.readTree(r.body());
+            String status = n.path("Response Status").asText("200");
+            if (!status.startsWith("2") && !status.startsWith("404") || n.path("Errors").size() > 0) {
+                throw new IOException("cannot delete " + location() + "/" + key + ": " + status + " " + n.path("Errors"));
+            }
+        }
+    }
+}
