@@ -237,8 +237,8 @@ public final class SwiftServer implements StorageServer {
                         "--keystone-group", "root"), dir, Map.of());
             }
             String url = "http://127.0.0.1:" + port + "/v3/";
-            Processes.run(List.of("keystone-manage", "--config-file", c, "bootstrap", "--bootstrap-password",
-                    KEYSTONE_PASSWORD, "--bootstrap-public-url", url, "--bootstrap-region-id", "RegionOne"), dir, Map.of());
+            Processes.run(List.of("keystone-manage", "--config-file", c, "bootstrap", "--bootstrap-public-url", url,
+                    "--bootstrap-region-id", "RegionOne"), dir, Map.of("OS_BOOTSTRAP_PASSWORD", KEYSTONE_PASSWORD));
             Process p = SwiftServer.start(List.of("keystone-wsgi-public", "--host", "127.0.0.1", "--port", String.valueOf(port)),
                     log.resolve("keystone.log"), Map.of("OS_KEYSTONE_CONFIG_FILES", c));
             try {
