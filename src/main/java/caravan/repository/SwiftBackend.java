@@ -24,9 +24,10 @@ import java.util.regex.Pattern;
  * {@code backend.swift}: OpenStack Swift's object API, hand-written over the JDK HTTP client ({@link SwiftHttp}).
  * The libraries were weighed and left: camel-openstack 4.14.0 (openstack4j) speaks Keystone only (no tempauth,
  * no token, which Stash's Secret keys allow) and has no Static Large Object upload; jclouds openstack-swift
- * 2.7.0 comes from Apache jclouds, which was retired to the Apache Attic, and needs a guava pin against
- * openstack4j's; JOSS 0.10.4 has had no release since 2019; and none of the three is on the partial Maven
- * mirror this project builds from. Swift's object API is plain HTTP (RestBackend does the same for restic's).
+ * 2.7.0 (January 2025) is the last release of Apache jclouds, a project whose repositories are archived and
+ * which is being retired to the Apache Attic (the Attic move could not be confirmed from this build machine),
+ * and it needs a guava pin against openstack4j's; JOSS 0.10.4 is years without a release; and none of the
+ * three is in the partial Maven mirror's list this project checks before adding a dependency. Swift's object API is plain HTTP (RestBackend does the same for restic's).
  * <p>
  * Objects are {@code <container>/<prefix>/<key>}. A stream that fits one segment is one PUT with its ETag
  * (the MD5 the server checks). A longer one is uploaded as segments of {@code caravan.s3.part-size} (1-64 MiB,

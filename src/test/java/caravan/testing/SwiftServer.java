@@ -118,6 +118,7 @@ public final class SwiftServer implements StorageServer {
                 username = admin
                 password = %3$s
                 delay_auth_decision = True
+                interface = public
                 [filter:keystoneauth]
                 use = egg:swift#keystoneauth
                 operator_roles = admin, member
@@ -169,6 +170,9 @@ public final class SwiftServer implements StorageServer {
                 return r.statusCode() == 200;
             }
             String[] session = Keystone.token(keystone, KEYSTONE_PASSWORD);
+            if (session[1] == null) {
+                return false;
+            }
             HttpResponse<String> r = Http.send(HttpRequest.newBuilder(URI.create(session[1]))
                     .timeout(Duration.ofSeconds(10)).header("X-Auth-Token", session[0]).build());
             return r.statusCode() / 100 == 2;
@@ -248,18 +252,37 @@ public final class SwiftServer implements StorageServer {
                         token(port, KEYSTONE_PASSWORD);
                         return true;
                     } catch (RuntimeException e) {
-                        return e.getMessage() != null && e.getMessage().contains("no object-store");
+                        return false;
                     }
                 });
                 String token = token(port, KEYSTONE_PASSWORD)[0];
                 JsonNode svc = post(port, token, "/v3/services", "{\"service\":{\"type\":\"object-store\",\"name\":\"swift\"}}");
-                post(port, token, "/v3/endpoints", "{\"endpoint\":{\"service_id\":\"" + svc.at("/service/id").asText()
+                String endpoint = "{\"endpoint\":{\"service_id\":\"" + svc.at("/service/id").asText()
                         + "\",\"interface\":\"public\",\"region_id\":\"RegionOne\",\"url\":\"http://127.0.0.1:" + proxy
-                        + "/v1/AUTH_%(project_id)s\"}}");
+                        + "/v1/AUTH_%(project_id)s\"}}";
+                // keystone on sqlite may answer 500 (database is locked) to a write right after another one
+                Await.until("keystone creates the object-store endpoint", Duration.ofSeconds(60), () -> {
+                    try {
+                        post(port, token, "/v3/endpoints", endpoint);
+                        return true;
+                    } catch (IllegalStateException e) {
+                        if (!e.getMessage().contains(": 500")) {
+                            throw e;
+                        }
+                        return false;
+                    }
+                });
                 return p;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | AssertionError e) {
                 Processes.stop(p);
-                throw e;
+                String tail;
+                try {
+                    List<String> lines = Files.readAllLines(log.resolve("keystone.log"));
+                    tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+                } catch (IOException io) {
+                    tail = io.toString();
+                }
+                throw new IllegalStateException("keystone failed: " + e.getMessage() + "\n" + tail, e);
             }
         }
 
@@ -277,7 +300,7 @@ public final class SwiftServer implements StorageServer {
             }
         }
 
-        /** An admin token scoped to project admin and the catalog's object-store URL ("no object-store" if none yet). */
+        /** An admin token scoped to project admin and the catalog's public object-store URL (null while it has none). */
         static String[] token(int port, String password) {
             String body = """
                     {"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},
@@ -302,7 +325,7 @@ public final class SwiftServer implements StorageServer {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            throw new IllegalStateException("no object-store endpoint yet");
+            return new String[] {token, null};
         }
     }
 }
