@@ -3,7 +3,6 @@ package caravan.repository;
 import caravan.util.CaravanException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -11,14 +10,11 @@ import java.io.InputStream;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@code backend.swift}: OpenStack Swift's object API, hand-written over the JDK HTTP client ({@link SwiftHttp}).
@@ -27,14 +23,15 @@ import java.util.regex.Pattern;
  * 2.7.0 (January 2025) is the last release of Apache jclouds, a project whose repositories are archived and
  * which is being retired to the Apache Attic (the Attic move could not be confirmed from this build machine),
  * and it needs a guava pin against openstack4j's; JOSS 0.10.4 is years without a release; and none of the
- * three is in the partial Maven mirror's list this project checks before adding a dependency. Swift's object API is plain HTTP (RestBackend does the same for restic's).
+ * three is in the partial Maven mirror's list this project checks before adding a dependency. Swift's object
+ * API is plain HTTP (RestBackend does the same for restic's).
  * <p>
  * Objects are {@code <container>/<prefix>/<key>}. A stream that fits one segment is one PUT with its ETag
  * (the MD5 the server checks). A longer one is uploaded as segments of {@code caravan.s3.part-size} (1-64 MiB,
  * each PUT with its ETag and the answer's ETag compared) into the container {@code <container>_segments}
  * (which a listing of the repository never sees), named {@code <prefix>/<key>/<upload id>/<00000001>}, then a
- * Static Large Object manifest ({@code ?multipart-manifest=put}) makes the object, whole, at once; its size is
- * read back. A failed stream leaves segments only (deleted when it can; {@link #abandonUploads} removes those
+ * Static Large Object manifest ({@code ?multipart-manifest=put}; nested past 1,000 segments) makes the object,
+ * whole, at once; its size is read back ({@link SwiftSegments}). A failed stream leaves segments only (deleted when it can; {@link #abandonUploads} removes those
  * of a killed writer). Swift honours {@code If-None-Match: *} only between requests that do not overlap (two
  * PUTs at once both succeed on Swift 2.30), so {@link #createExclusive} first takes a claim
  * ({@link SwiftClaims}).
@@ -42,25 +39,26 @@ import java.util.regex.Pattern;
 public final class SwiftBackend implements Backend {
     static final ObjectMapper JSON = new ObjectMapper();
     static final int MAX_SEGMENTS = 1000; // Swift's default max_manifest_segments
-    private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Pattern SEGMENT = Pattern.compile("(.+)/([0-9a-f]{11,16}-[0-9a-f]{16})/[0-9]{8}");
-    private static final String UPLOAD_META = "X-Object-Meta-Caravan-Upload";
 
     private final SwiftHttp http;
     private final String container;
-    private final String segments;
+    private final SwiftSegments segments;
     private final String prefix;
     private final int segmentSize;
     private final SwiftClaims claims;
-    private volatile boolean segmentsReady;
 
-    private SwiftBackend(SwiftHttp http, String container, String prefix, int segmentSize) {
+    private SwiftBackend(SwiftHttp http, String container, String prefix, int segmentSize, int maxSegments) {
         this.http = http;
         this.container = container;
-        this.segments = container + "_segments";
+        this.segments = new SwiftSegments(http, container + "_segments", maxSegments);
         this.prefix = prefix;
         this.segmentSize = segmentSize;
-        this.claims = new SwiftClaims(http, segments, this::ensureSegments);
+        this.claims = new SwiftClaims(http, segments.container(), segments::ensure);
+    }
+
+    /** The same repository with other segment limits (tests: nested manifests without 1,000 segments). */
+    SwiftBackend withSegments(int size, int max) {
+        return new SwiftBackend(http, container, prefix, size, max);
     }
 
     public static SwiftBackend create(Map<String, Object> spec, Map<String, byte[]> secret, String where,
@@ -76,7 +74,7 @@ public final class SwiftBackend implements Backend {
         SwiftHttp http = SwiftHttp.connect(secret, where);
         int segment = (int) Math.min(64L << 20, Math.max(1L << 20, settings.partSize()));
         SwiftBackend b = new SwiftBackend(http, container, BackendSupport.trimSlashes(BackendSupport.field(spec, "prefix")),
-                segment);
+                segment, MAX_SEGMENTS);
         b.ensureContainer(settings.autoCreateBucket(), where);
         return b;
     }
@@ -100,14 +98,6 @@ public final class SwiftBackend implements Backend {
             http.expect("create container", enc(container), "PUT", new byte[0], List.of(), 201, 202);
         } catch (IOException e) {
             throw new CaravanException("BackendUnavailable", where + ": cannot reach the Swift storage URL: " + e.getMessage(), e);
-        }
-    }
-
-    /** The segments container, created on the first large store (PUT of a container is idempotent). */
-    private void ensureSegments() throws IOException {
-        if (!segmentsReady) {
-            http.expect("create container", enc(segments), "PUT", new byte[0], List.of(), 201, 202);
-            segmentsReady = true;
         }
     }
 
@@ -150,105 +140,31 @@ public final class SwiftBackend implements Backend {
         return "swift://" + container + (prefix.isEmpty() ? "" : "/" + prefix);
     }
 
-    /** One PUT of {@code len} bytes with their MD5 as ETag (Swift answers 422 when the bytes differ), ETag compared. */
-    String put(String path, byte[] b, int len, List<String> headers) throws IOException {
-        String md5 = md5(b, 0, len);
-        List<String> h = new ArrayList<>(headers);
-        h.addAll(List.of("ETag", md5));
-        for (int attempt = 0; ; attempt++) {
-            var r = http.send("PUT", path, new SwiftHttp.Body(b, len), h);
-            if (r.statusCode() == 422 && attempt < 2) {
-                continue; // the bytes arrived damaged: send them again
-            }
-            http.check("store", path, r, 201);
-            String etag = r.headers().firstValue("ETag").orElse("").replace("\"", "");
-            if (!etag.equalsIgnoreCase(md5)) {
-                throw new IOException("the store answered ETag " + etag + " for " + path + ", expected MD5 " + md5);
-            }
-            return md5;
-        }
-    }
-
     @Override
     public long store(String key, InputStream content, Runnable check) throws IOException {
         byte[] buf = new byte[segmentSize];
         check.run(); // a cancelled session stops here; nothing is written
         int len = content.readNBytes(buf, 0, buf.length);
-        String old = http.send("HEAD", object(key), null).headers().firstValue(UPLOAD_META).orElse(null);
+        String old = http.send("HEAD", object(key), null).headers().firstValue(SwiftSegments.UPLOAD_META).orElse(null);
         if (len < buf.length) {
             check.run();
-            put(object(key), buf, len, List.of());
-            dropSegments(key, old, null);
+            http.put(object(key), buf, len, List.of());
+            segments.dropReplaced(name(key), old, null);
             return len;
         }
-        ensureSegments();
-        String upload = Long.toHexString(System.currentTimeMillis()) + "-" + String.format("%016x", RANDOM.nextLong());
-        String base = name(key) + "/" + upload + "/";
-        ArrayNode manifest = JSON.createArrayNode();
-        long total = 0;
-        try {
-            while (len > 0) {
-                if (manifest.size() == MAX_SEGMENTS) {
-                    throw new IOException("cannot store " + location() + "/" + key + ": more than " + MAX_SEGMENTS
-                            + " segments of " + (segmentSize >> 20) + " MiB (Swift's max_manifest_segments); raise caravan.s3.part-size");
-                }
-                String seg = base + String.format("%08d", manifest.size() + 1);
-                String md5 = put(enc(segments) + "/" + enc(seg), buf, len, List.of());
-                manifest.addObject().put("path", "/" + segments + "/" + seg).put("etag", md5).put("size_bytes", len);
-                total += len;
-                if (len < buf.length) {
-                    break;
-                }
-                check.run();
-                len = content.readNBytes(buf, 0, buf.length);
-            }
-            check.run();
-            byte[] body = JSON.writeValueAsBytes(manifest);
-            http.check("store", object(key), http.send("PUT", object(key) + "?multipart-manifest=put",
-                    new SwiftHttp.Body(body, body.length), List.of(UPLOAD_META, upload)), 201);
-        } catch (IOException | RuntimeException e) {
-            try {
-                deleteSegments(base);
-            } catch (IOException | RuntimeException again) {
-                e.addSuppressed(again); // abandonUploads removes them later
-            }
-            throw e;
-        }
-        long stored = http.send("HEAD", object(key), null).headers().firstValueAsLong("Content-Length").orElse(-1);
+        long total = segments.upload(object(key), name(key), buf, len, content, check);
+        var head = http.send("HEAD", object(key), null);
+        long stored = head.headers().firstValueAsLong("Content-Length").orElse(-1);
         if (stored != total) {
             throw new IOException("the store holds " + stored + " bytes of " + total + " for " + location() + "/" + key);
         }
-        dropSegments(key, old, upload);
+        segments.dropReplaced(name(key), old, head.headers().firstValue(SwiftSegments.UPLOAD_META).orElse(null));
         return total;
-    }
-
-    /** The segments of an upload the object no longer uses (it was replaced). */
-    private void dropSegments(String key, String oldUpload, String current) throws IOException {
-        if (oldUpload != null && !oldUpload.equals(current)) {
-            deleteSegments(name(key) + "/" + oldUpload + "/");
-        }
-    }
-
-    private void deleteSegments(String segPrefix) throws IOException {
-        for (JsonNode o : http.list(segments, segPrefix)) {
-            http.expect("delete", enc(segments) + "/" + enc(o.path("name").asText()), "DELETE", null, List.of(), 204, 404);
-        }
     }
 
     @Override
     public void abandonUploads(String keyPrefix) throws IOException {
-        java.util.Set<String> seen = new java.util.HashSet<>();
-        for (JsonNode o : http.list(segments, name(keyPrefix))) {
-            Matcher m = SEGMENT.matcher(o.path("name").asText());
-            if (!m.matches() || !seen.add(m.group(1) + "/" + m.group(2))) {
-                continue;
-            }
-            String object = enc(container) + "/" + enc(m.group(1));
-            String used = http.send("HEAD", object, null).headers().firstValue(UPLOAD_META).orElse(null);
-            if (!m.group(2).equals(used)) {
-                deleteSegments(m.group(1) + "/" + m.group(2) + "/");
-            }
-        }
+        segments.abandon(container, name(keyPrefix));
     }
 
     @Override
@@ -304,7 +220,7 @@ public final class SwiftBackend implements Backend {
 
     @Override
     public void write(String key, byte[] content) throws IOException {
-        put(object(key), content, content.length, List.of()); // one PUT: a reader sees the old or the new object
+        http.put(object(key), content, content.length, List.of()); // one PUT: a reader sees the old or the new object
     }
 
     @Override

@@ -139,6 +139,25 @@ final class SwiftHttp {
                 HttpResponse.BodyHandlers.ofInputStream());
     }
 
+    /** One PUT of {@code len} bytes with their MD5 as ETag (Swift answers 422 when the bytes differ), ETag compared. */
+    String put(String path, byte[] b, int len, List<String> headers) throws IOException {
+        String md5 = SwiftBackend.md5(b, 0, len);
+        List<String> h = new ArrayList<>(headers);
+        h.addAll(List.of("ETag", md5));
+        for (int attempt = 0; ; attempt++) {
+            var r = send("PUT", path, new SwiftHttp.Body(b, len), h);
+            if (r.statusCode() == 422 && attempt < 2) {
+                continue; // the bytes arrived damaged: send them again
+            }
+            check("store", path, r, 201);
+            String etag = r.headers().firstValue("ETag").orElse("").replace("\"", "");
+            if (!etag.equalsIgnoreCase(md5)) {
+                throw new IOException("the store answered ETag " + etag + " for " + path + ", expected MD5 " + md5);
+            }
+            return md5;
+        }
+    }
+
     /** Fails unless the answer is one of {@code ok}; a refusal names the Secret keys. */
     <T> HttpResponse<T> check(String what, String path, HttpResponse<T> r, int... ok) throws IOException {
         for (int code : ok) {

@@ -121,4 +121,25 @@ class SwiftConformanceTest extends BackendConformanceTest {
             assertThat(b.list("snapshots/s/")).isEmpty();
         }
     }
+
+    @Test
+    void moreSegmentsThanOneManifestHoldsGoInNestedManifests() throws Exception {
+        String prefix = prefix("nested");
+        try (Backend plain = backend(prefix); Backend segments = backend(bucket() + "_segments", prefix, goodSecret(), false)) {
+            SwiftBackend b = ((SwiftBackend) plain).withSegments(1 << 20, 4); // 4 segments a manifest, not 1,000
+            long size = (10L << 20) + 5; // 11 segments: nested manifests of 4, 4 and 3
+            assertThat(b.store("snapshots/n/blob", TestData.stream(size, 31), () -> { })).isEqualTo(size);
+            assertThat(b.list("snapshots/n/")).singleElement().satisfies(o -> assertThat(o.size()).isEqualTo(size));
+            assertThat(TestData.sha256(b.open("snapshots/n/blob"))).isEqualTo(TestData.sha256(TestData.stream(size, 31)));
+            byte[] all = TestData.stream(size, 31).readAllBytes();
+            long from = (4L << 20) - 10; // across the first nested manifest's end
+            try (var in = b.open("snapshots/n/blob", from, 100)) {
+                assertThat(in.readAllBytes()).isEqualTo(java.util.Arrays.copyOfRange(all, (int) from, (int) from + 100));
+            }
+            assertThat(segments.list("snapshots/n/blob/")).hasSize(11 + 3);
+            b.delete("snapshots/n/blob");
+            assertThat(segments.list("snapshots/n/")).isEmpty();
+            assertThat(b.list("snapshots/n/")).isEmpty();
+        }
+    }
 }
