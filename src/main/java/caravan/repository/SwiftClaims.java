@@ -15,9 +15,10 @@ import java.util.List;
  * then lists the claims on that name. Alone, it creates the object with {@code If-None-Match: *} (412: someone
  * else's object came first) and then drops its claim; with another live claim beside it, it drops its own and
  * tries again after a random pause. Two claimants that see each other both back off; one that comes after a
- * winner sees the winner's claim, or, once that is gone, its object. Claims older than two minutes (a killed
- * creator's) are ignored and removed. This relies on Swift's read-after-write listings, which hold on a
- * healthy cluster (a container server that is down defers listing updates).
+ * winner sees the winner's claim, or, once that is gone, its object. Claims a minute older than one's own
+ * (a killed creator's) are ignored and removed, so a creator waits at most 90 s for one. This relies on
+ * Swift's read-after-write listings, which hold on a healthy cluster (a container server that is down
+ * defers listing updates).
  */
 final class SwiftClaims {
     interface Prepare {
@@ -25,8 +26,8 @@ final class SwiftClaims {
     }
 
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Duration STALE = Duration.ofMinutes(2);
-    private static final int ATTEMPTS = 60;
+    private static final Duration STALE = Duration.ofMinutes(1);
+    private static final Duration PATIENCE = STALE.plusSeconds(30); // outlasts the claim of a creator killed mid-way
     private final SwiftHttp http;
     private final String container;
     private final Prepare prepare;
@@ -41,7 +42,8 @@ final class SwiftClaims {
     boolean create(String object, String name, byte[] content) throws IOException {
         prepare.run();
         String claims = ".claims/" + name + "/";
-        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+        Instant until = Instant.now().plus(PATIENCE);
+        for (int attempt = 0; attempt == 0 || Instant.now().isBefore(until); attempt++) {
             if (http.send("HEAD", object, null).statusCode() / 100 == 2) {
                 return false;
             }
@@ -65,7 +67,7 @@ final class SwiftClaims {
             }
             pause(attempt);
         }
-        throw new IOException("cannot create swift:" + name + ": other creators kept claiming it (" + ATTEMPTS + " tries)");
+        throw new IOException("cannot create swift:" + name + ": other creators kept claiming it for " + PATIENCE.toSeconds() + " s");
     }
 
     /** Whether {@code mine} is the only live claim; removes stale ones. */
@@ -99,7 +101,7 @@ final class SwiftClaims {
 
     private static void pause(int attempt) throws java.io.InterruptedIOException {
         try {
-            Thread.sleep(10 + RANDOM.nextInt(40 + 20 * Math.min(attempt, 10)));
+            Thread.sleep(10 + RANDOM.nextInt(40 + 40 * Math.min(attempt, 10)));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted");
