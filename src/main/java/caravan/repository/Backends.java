@@ -8,8 +8,8 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Picks the Backend for a Repository's {@code spec.backend}: s3, gcs, azure, b2, rest and local.
- * Adding a provider (swift) means one Backend class and one case here. Every provider reads the storage
+ * Picks the Backend for a Repository's {@code spec.backend}: s3, gcs, azure, swift, b2, rest and local,
+ * every provider Stash has. A provider is one Backend class and one case here. Every provider reads the storage
  * Secret's keys itself (README, "Storage backends").
  */
 public final class Backends {
@@ -50,16 +50,9 @@ public final class Backends {
         if (b.rest != null) {
             return RestBackend.create(b.rest, secret, where + ".rest");
         }
-        for (Map.Entry<String, Object> p : Map.<String, Object>of("swift", nn(b.swift)).entrySet()) {
-            if (p.getValue() != Boolean.FALSE) {
-                throw new CaravanException("UnsupportedBackend", where + "." + p.getKey() + ": the " + p.getKey()
-                        + " backend is not supported yet; supported backends are s3 (any S3-compatible store), gcs, azure, b2, rest and local");
-            }
+        if (b.swift != null) {
+            return SwiftBackend.create(b.swift, secret, where + ".swift", s3Settings);
         }
-        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3, gcs, azure, b2, rest or local)");
-    }
-
-    private static Object nn(Object o) {
-        return o == null ? Boolean.FALSE : o;
+        throw new CaravanException("InvalidRepository", where + " names no storage provider (expected s3, gcs, azure, swift, b2, rest or local)");
     }
 }

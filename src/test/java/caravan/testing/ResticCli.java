@@ -48,6 +48,13 @@ public final class ResticCli {
         return r;
     }
 
+    /** restic on Swift as Stash runs it: {@code swift:<container>:/<prefix>}, the storage Secret's keys as env. */
+    public static ResticCli swift(String binary, String container, String prefix, Map<String, String> secret) {
+        ResticCli r = new ResticCli(binary, "swift:" + container + ":/" + prefix);
+        r.env.putAll(secret);
+        return r;
+    }
+
     public String version() {
         return run(List.of("version")).strip();
     }
