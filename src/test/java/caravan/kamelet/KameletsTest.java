@@ -194,7 +194,8 @@ class KameletsTest {
         try {
             MockEndpoint stored = c.getEndpoint("mock:stored", MockEndpoint.class);
             stored.expectedMessageCount(1);
-            stored.assertIsSatisfied(60_000);
+            stored.setResultWaitTime(120_000); // see elasticsearchDumpToALocalRepository
+            stored.assertIsSatisfied();
             String id = stored.getExchanges().get(0).getIn().getHeader("CaravanSnapshotId", String.class);
 
             // a Caravan snapshot like any other: listed, and its object decrypts to etcd's snapshot
@@ -294,7 +295,10 @@ class KameletsTest {
         try {
             MockEndpoint stored = c.getEndpoint("mock:stored", MockEndpoint.class);
             stored.expectedMessageCount(1);
-            stored.assertIsSatisfied(120_000);
+            // assertIsSatisfied(ms) bounds only the wait of an endpoint that expects nothing; the latch of one
+            // that expects messages waits resultWaitTime (10 s by default: a loaded CI machine needed more)
+            stored.setResultWaitTime(300_000);
+            stored.assertIsSatisfied();
         } finally {
             c.close();
         }
