@@ -129,7 +129,7 @@ timed() {
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out.$name" 2>"$work/err.$name" &
   local pid=$! hwm=0 h c
   while kill -0 "$pid" 2>/dev/null; do
-    c=$(pgrep -P "$pid" | head -1)
+    c=$(pgrep -P "$pid" | head -1 || true) # none yet: pgrep fails, and set -e would end the bench
     h=$([ -n "$c" ] && awk '/VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || true)
     [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
     sleep 0.1

@@ -46,8 +46,10 @@ public final class B2Backend implements Backend {
         if (bucket == null) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
-        // validated; the S3 client makes one request at a time for a backup, within any maxConnections
-        BackendSupport.maxConnections(spec, where, 1);
+        // a backup's only concurrent requests are its parallel part uploads: capped at maxConnections
+        int maxConnections = BackendSupport.maxConnections(spec, where, Integer.MAX_VALUE);
+        settings = new S3Backend.Settings(settings.partSize(), settings.autoCreateBucket(),
+                Math.min(settings.uploadConcurrency(), maxConnections));
         String keyId = BackendSupport.required(secret, "B2_ACCOUNT_ID", where);
         String key = BackendSupport.required(secret, "B2_ACCOUNT_KEY", where);
         String endpoint = BackendSupport.text(secret, "B2_ENDPOINT");
@@ -100,6 +102,11 @@ public final class B2Backend implements Backend {
             Thread.currentThread().interrupt();
             throw new CaravanException("BackendUnavailable", where + ": interrupted", e);
         }
+    }
+
+    /** The parts sent at once: caravan.s3.upload-concurrency, at most maxConnections. */
+    int uploadConcurrency() {
+        return s3.uploadConcurrency();
     }
 
     @Override

@@ -192,6 +192,11 @@ public final class S3Backend implements Backend {
         return prefix.isEmpty() ? key : prefix + "/" + key;
     }
 
+    /** At most this many parts of one object are sent at once (each its own connection). */
+    int uploadConcurrency() {
+        return settings.uploadConcurrency();
+    }
+
     @Override
     public String location() {
         return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix);
