@@ -39,13 +39,22 @@ public final class JobFollower {
     public void follow() {
         for (BackupSession s : cluster.list(BackupSession.class)) {
             if (s.getStatus() != null && BackupSession.RUNNING.equals(s.getStatus().phase)) {
-                followOne("BackupSession", s.getMetadata(), s.getStatus().conditions);
+                followIsolated("BackupSession", s.getMetadata(), s.getStatus().conditions);
             }
         }
         for (RestoreSession s : cluster.list(RestoreSession.class)) {
             if (s.getStatus() != null && "Running".equals(s.getStatus().phase)) {
-                followOne("RestoreSession", s.getMetadata(), s.getStatus().conditions);
+                followIsolated("RestoreSession", s.getMetadata(), s.getStatus().conditions);
             }
+        }
+    }
+
+    /** One session's error (its namespace going away, an API error) does not keep the others unfollowed. */
+    private void followIsolated(String kind, ObjectMeta meta, List<Condition> conditions) {
+        try {
+            followOne(kind, meta, conditions);
+        } catch (RuntimeException e) {
+            LOG.warn("{} {}/{}: cannot follow its Job this pass: {}", kind, meta.getNamespace(), meta.getName(), e.getMessage());
         }
     }
 

@@ -161,20 +161,32 @@ public final class Sealer {
             }
             return new Result(in.count(), in.sha256Hex(), 0, null, facts);
         });
+        // A stage closes its output (which ends the next pipe as complete) only after it has read its whole
+        // input: on a failure the pipes are broken first, so no later stage, and no store, sees a normal end
         stages.run("compress", () -> {
-            try (InputStream in = plain.in(); ZstdOutputStream z = new ZstdOutputStream(compressed.out(), level)) {
+            ZstdOutputStream z = new ZstdOutputStream(compressed.out(), level);
+            try {
                 if (workers > 0) {
                     z.setWorkers(workers);
                 }
-                copy(in, z);
+                copy(plain.in(), z);
+            } catch (Exception | Error t) {
+                stages.abandon(t, z);
+                throw t;
             }
+            z.close();
             return null;
         });
         java.util.concurrent.Future<Result> encrypt = stages.run("encrypt", () -> {
             Hashing.Out stored = new Hashing.Out(sealed.out());
-            try (InputStream in = compressed.in(); OutputStream enc = aead.newEncryptingStream(stored, aad)) {
-                copy(in, enc);
-            } // closes stored, which ends the sealed pipe
+            OutputStream enc = aead.newEncryptingStream(stored, aad);
+            try {
+                copy(compressed.in(), enc);
+            } catch (Exception | Error t) {
+                stages.abandon(t, enc);
+                throw t;
+            }
+            enc.close(); // closes stored, which ends the sealed pipe
             return new Result(0, null, stored.count(), stored.sha256Hex());
         });
         long written = stages.sink(() -> {
@@ -204,16 +216,26 @@ public final class Sealer {
         Stages stages = new Stages(stored, compressed);
         java.util.concurrent.Future<Result> download = stages.run("download", () -> {
             Hashing.In in = new Hashing.In(storedSource.open(), progress);
-            try (in; OutputStream out = stored.out()) {
+            OutputStream out = stored.out();
+            try (in) {
                 copy(in, out);
+            } catch (Exception | Error t) {
+                stages.abandon(t, out);
+                throw t;
             }
+            out.close();
             return new Result(0, null, in.count(), in.sha256Hex());
         });
         stages.run("decrypt", () -> {
             InputStream raw = stored.in();
-            try (InputStream in = aead.newDecryptingStream(raw, aad); OutputStream out = compressed.out()) {
+            OutputStream out = compressed.out();
+            try (InputStream in = aead.newDecryptingStream(raw, aad)) {
                 copy(in, out);
+            } catch (Exception | Error t) {
+                stages.abandon(t, out);
+                throw t;
             }
+            out.close();
             raw.transferTo(OutputStream.nullOutputStream()); // the stored digest covers every byte of the object
             return null;
         });
@@ -259,8 +281,19 @@ public final class Sealer {
         private void failed(Throwable t) {
             Throwable cause = t instanceof Pipe.Broken ? t.getCause() : t;
             first.compareAndSet(null, cause);
-            for (Pipe p : pipes) {
-                p.fail(cause);
+            // the last pipe first: a stage that sees its input broken finds its output broken already
+            for (int i = pipes.length - 1; i >= 0; i--) {
+                pipes[i].fail(cause);
+            }
+        }
+
+        /** A stage failed: break the pipes, then close its output (which now fails instead of ending the pipe). */
+        void abandon(Throwable t, java.io.Closeable output) {
+            failed(t);
+            try {
+                output.close();
+            } catch (IOException | RuntimeException ignored) {
+                // the pipe is broken: the close fails, and frees what the stream held
             }
         }
 

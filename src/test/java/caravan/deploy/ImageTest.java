@@ -39,8 +39,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ImageTest {
     static final String BASE = "docker.io/library/debian:12-slim";
     static final String IMAGE = "localhost/caravan:0.1.0";
-    /** The README gives about 520 MB; a build that grows past this has pulled in something it should not. */
-    static final long MAX_IMAGE_BYTES = 560_000_000L;
+    /** The README gives the size (about 520 MB, plus ~40 MB of AppCDS archives); a build past this has pulled in something it should not. */
+    static final long MAX_IMAGE_BYTES = 600_000_000L;
     static final Duration BUILD_LIMIT = Duration.ofMinutes(20);
     static final Duration RUN_LIMIT = Duration.ofMinutes(5);
     static final String CONTAINER_PREFIX = "caravan-image-test-";

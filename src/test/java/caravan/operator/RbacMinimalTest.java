@@ -284,6 +284,7 @@ class RbacMinimalTest {
                     .append(l.getMetadata().getName()).append(" held by ").append(l.getSpec().getHolderIdentity())
                     .append(" renewed ").append(l.getSpec().getRenewTime()));
             out.append("\nnow ").append(java.time.Instant.now());
+            out.append(caravan.testing.Threads.dump("follow-jobs"));
         } catch (Exception e) {
             out.append("\n(could not read: ").append(e).append(")");
         }

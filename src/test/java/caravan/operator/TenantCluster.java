@@ -167,7 +167,13 @@ abstract class TenantCluster {
     }
 
     static void awaitFailed(String ns, String name) {
-        await(name + " Failed").atMost(Duration.ofSeconds(30)).until(() -> "Failed".equals(phase(ns, name)));
+        try {
+            await(name + " Failed").atMost(Duration.ofSeconds(30)).until(() -> "Failed".equals(phase(ns, name)));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            // where the operator's level-triggered passes are (a stalled follow-jobs pass was seen in CI)
+            throw new AssertionError(e.getMessage() + "\nphase " + phase(ns, name) + caravan.testing.Threads.dump("follow-jobs")
+                    + caravan.testing.Threads.dump("resync"), e);
+        }
     }
 
     /** The real authorizer's answer for a ServiceAccount (with the groups its token carries). */

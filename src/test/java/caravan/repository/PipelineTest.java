@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -100,5 +102,59 @@ class PipelineTest {
         assertThatThrownBy(() -> Sealer.sealInto(() -> Files.newInputStream(plain), in -> backend.store("o", in, () -> { }),
                 KEY.aead(), AAD, 3, 0, null, rejecting)).hasMessageContaining("the trailer does not match");
         assertThat(backend.list("")).isEmpty();
+    }
+
+    @Test
+    void aStageThatFailsMidwayDoesNotEndItsOutputAsIfComplete(@TempDir Path dir) throws Exception {
+        // the encryption stage fails after 1 MiB: closing its stream normally (as try-with-resources did) wrote
+        // the final segment and ended the sealed pipe, and the store committed a truncated object
+        LocalBackend backend = new LocalBackend(dir.resolve("repo"));
+        byte[] random = new byte[6 << 20];
+        new Random(11).nextBytes(random); // incompressible: more than 1 MiB reaches the encryption
+        Path plain = Files.write(dir.resolve("plain"), random);
+        com.google.crypto.tink.StreamingAead real = KEY.aead();
+        com.google.crypto.tink.StreamingAead failing = new com.google.crypto.tink.StreamingAead() {
+            @Override
+            public OutputStream newEncryptingStream(OutputStream ciphertext, byte[] aad) throws java.security.GeneralSecurityException, IOException {
+                OutputStream enc = real.newEncryptingStream(ciphertext, aad);
+                return new FilterOutputStream(enc) {
+                    long n;
+
+                    @Override
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        n += len;
+                        if (n > (1 << 20)) {
+                            throw new IOException("encryption failed on purpose");
+                        }
+                        out.write(b, off, len);
+                    }
+                };
+            }
+
+            @Override
+            public java.nio.channels.WritableByteChannel newEncryptingChannel(java.nio.channels.WritableByteChannel c, byte[] aad) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.nio.channels.SeekableByteChannel newSeekableDecryptingChannel(java.nio.channels.SeekableByteChannel c, byte[] aad) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.nio.channels.ReadableByteChannel newDecryptingChannel(java.nio.channels.ReadableByteChannel c, byte[] aad) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public java.io.InputStream newDecryptingStream(java.io.InputStream c, byte[] aad) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        for (int round = 0; round < 20; round++) {
+            assertThatThrownBy(() -> Sealer.sealInto(() -> Files.newInputStream(plain), in -> backend.store("o", in, () -> { }),
+                    failing, AAD, 1, 0, null, null)).hasMessageContaining("encryption failed on purpose");
+            assertThat(backend.list("")).as("round %d", round).isEmpty();
+        }
     }
 }
