@@ -53,17 +53,51 @@ public final class Cluster {
 
     public <T extends HasMetadata> List<T> list(Class<T> type) {
         if (namespaces.isEmpty()) {
-            return api(type).inAnyNamespace().list().getItems();
+            return bounded("list " + type.getSimpleName(), () -> api(type).inAnyNamespace().list().getItems());
         }
         List<T> out = new ArrayList<>();
         for (String ns : namespaces) {
-            out.addAll(api(type).inNamespace(ns).list().getItems());
+            out.addAll(bounded("list " + type.getSimpleName() + " in " + ns, () -> api(type).inNamespace(ns).list().getItems()));
         }
         return out;
     }
 
     public <T extends HasMetadata> T get(Class<T> type, String namespace, String name) {
-        return api(type).inNamespace(namespace).withName(name).get();
+        return bounded("get " + type.getSimpleName() + " " + namespace + "/" + name,
+                () -> api(type).inNamespace(namespace).withName(name).get());
+    }
+
+    /** Threads that wait for a read on behalf of a level-triggered pass (daemon: they never hold the JVM up). */
+    private static final java.util.concurrent.ExecutorService READS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "caravan-api-read");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /**
+     * A read that has not answered within the client's request timeout fails, so the pass that made it ends
+     * and the next one asks again. fabric8's own timeout did not end every such read: on the real API server a
+     * follow-jobs pass waited for minutes in {@code OperationSupport.waitForResult} of one list while the same
+     * client renewed its Lease, and every Running session went unfollowed meanwhile.
+     */
+    private <T> T bounded(String what, java.util.function.Supplier<T> read) {
+        long limit = Math.max(5_000L, client.getConfiguration().getRequestTimeout());
+        java.util.concurrent.Future<T> f = READS.submit(read::get);
+        try {
+            return f.get(limit, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            f.cancel(true);
+            throw new KubernetesClientException(what + ": no answer from the API server within " + limit + " ms");
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new KubernetesClientException(what + ": " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            f.cancel(true);
+            throw new KubernetesClientException(what + ": interrupted");
+        }
     }
 
     /**

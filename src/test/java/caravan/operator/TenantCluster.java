@@ -168,7 +168,7 @@ abstract class TenantCluster {
 
     static void awaitFailed(String ns, String name) {
         try {
-            await(name + " Failed").atMost(Duration.ofSeconds(30)).until(() -> "Failed".equals(phase(ns, name)));
+            await(name + " Failed").atMost(Duration.ofSeconds(60)).until(() -> "Failed".equals(phase(ns, name)));
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             // where the operator's level-triggered passes are (a stalled follow-jobs pass was seen in CI)
             throw new AssertionError(e.getMessage() + "\nphase " + phase(ns, name) + caravan.testing.Threads.dump("follow-jobs")
