@@ -1,8 +1,5 @@
 package caravan.repository;
 
-import caravan.api.Repository;
-import caravan.manifests.Manifests;
-import caravan.testing.Fixture;
 import caravan.testing.S3Storage;
 import caravan.testing.StorageServer;
 import org.junit.jupiter.api.Test;
@@ -44,10 +41,8 @@ class B2ConformanceTest extends BackendConformanceTest {
     void maxConnectionsCapsThePartsUploadedAtOnce() throws Exception {
         for (int max : new int[] {1, 2, 16}) {
             String repoYaml = server.repository("r", bucket(), prefix("max"), "s").replace("maxConnections: 4", "maxConnections: " + max);
-            Manifests m = new Manifests("demo").addYaml(new Fixture().add(secretYaml("s", goodSecret())).add(repoYaml).text(), "test");
-            Repository repo = m.require(Repository.class, "demo", "r", "test");
             // caravan.s3.upload-concurrency 4: maxConnections lowers it, never raises it
-            try (Backend b = Backends.open(camel, repo, m.secretData("demo", "s", "test"), new S3Backend.Settings(5L << 20, true, 4))) {
+            try (Backend b = backend(repoYaml, goodSecret(), new S3Backend.Settings(5L << 20, true, 4))) {
                 assertThat(((B2Backend) b).uploadConcurrency()).as("maxConnections %d", max).isEqualTo(Math.min(max, 4));
             }
         }

@@ -137,10 +137,14 @@ abstract class BackendConformanceTest {
     }
 
     Backend backend(String bucket, String prefix, Map<String, String> secret, boolean autoCreate) {
-        Manifests m = new Manifests("demo").addYaml(new Fixture().add(secretYaml("s", secret))
-                .add(server.repository("r", bucket, prefix, "s")).text(), "test");
+        return backend(server.repository("r", bucket, prefix, "s"), secret, new S3Backend.Settings(5L << 20, autoCreate));
+    }
+
+    /** The backend of Repository "r" in {@code repositoryYaml}, with Secret "s" holding {@code secret}. */
+    Backend backend(String repositoryYaml, Map<String, String> secret, S3Backend.Settings settings) {
+        Manifests m = new Manifests("demo").addYaml(new Fixture().add(secretYaml("s", secret)).add(repositoryYaml).text(), "test");
         Repository repo = m.require(Repository.class, "demo", "r", "test");
-        return Backends.open(camel, repo, m.secretData("demo", "s", "test"), new S3Backend.Settings(5L << 20, autoCreate));
+        return Backends.open(camel, repo, m.secretData("demo", "s", "test"), settings);
     }
 
     Backend backend(String prefix) {
