@@ -76,9 +76,11 @@ public final class Cluster {
 
     /**
      * A read that has not answered within the client's request timeout fails, so the pass that made it ends
-     * and the next one asks again. fabric8's own timeout did not end every such read: on the real API server a
-     * follow-jobs pass waited for minutes in {@code OperationSupport.waitForResult} of one list while the same
-     * client renewed its Lease, and every Running session went unfollowed meanwhile.
+     * and the next one asks again. fabric8's request timeout ends only the wait for the response head: with its
+     * vert.x client (replaced by the JDK client in pom.xml) a follow-jobs pass on the real API server waited for
+     * minutes in {@code OperationSupport.waitForResult} of one list while the same client renewed its Lease, and
+     * every Running session went unfollowed meanwhile. This bound stays whatever the client, so a lost reply
+     * costs one pass, never the operator.
      */
     private <T> T bounded(String what, java.util.function.Supplier<T> read) {
         long limit = Math.max(5_000L, client.getConfiguration().getRequestTimeout());
