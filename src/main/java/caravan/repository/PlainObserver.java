@@ -12,4 +12,20 @@ public interface PlainObserver {
 
     /** Called once after the last byte; the facts to record. */
     Map<String, Object> finish();
+
+    /**
+     * How many bytes at the end of the artifact this observer wants kept out of a SHA-256 of the rest (etcd's
+     * trailer); 0 for none. The sealer's own SHA-256 of the plaintext then yields both digests in one pass.
+     */
+    default int trailerLength() {
+        return 0;
+    }
+
+    /**
+     * With {@link #trailerLength()} above 0, called once after the last byte and before {@link #finish}: the
+     * SHA-256 of every byte but the last {@code trailerLength()} ones, and those bytes (fewer if the artifact
+     * was shorter).
+     */
+    default void trailer(byte[] prefixSha256, byte[] trailer) {
+    }
 }

@@ -58,13 +58,7 @@ public final class Sealer {
 
     public static Result seal(Path plain, Path sealed, StreamingAead aead, byte[] aad, int level, int workers,
                               LongConsumer progress) throws IOException, GeneralSecurityException {
-        return seal(plain, sealed, aead, aad, level, workers, progress, null);
-    }
-
-    /** As above; {@code observer} (may be null) sees every plaintext byte as it is read. */
-    public static Result seal(Path plain, Path sealed, StreamingAead aead, byte[] aad, int level, int workers,
-                              LongConsumer progress, PlainObserver observer) throws IOException, GeneralSecurityException {
-        try (InputStream raw = observed(Files.newInputStream(plain), observer);
+        try (InputStream raw = Files.newInputStream(plain);
              OutputStream file = new BufferedOutputStream(Files.newOutputStream(sealed), BUFFER)) {
             return seal(raw, file, aead, aad, level, workers, progress);
         }
@@ -149,11 +143,15 @@ public final class Sealer {
         Pipe sealed = new Pipe(CHUNK, CHUNKS);
         Stages stages = new Stages(plain, compressed, sealed);
         java.util.concurrent.Future<Result> read = stages.run("read", () -> {
-            Hashing.In in = new Hashing.In(observed(source.open(), observer), progress);
+            int trailer = observer == null ? 0 : observer.trailerLength();
+            Hashing.In in = new Hashing.In(observed(source.open(), observer), progress, trailer);
             java.util.Map<String, Object> facts;
             try (in) {
                 OutputStream out = plain.out();
                 copy(in, out);
+                if (trailer > 0) {
+                    observer.trailer(in.prefixSha256(), in.trailer()); // the one SHA-256 pass serves both digests
+                }
                 // before the end of the stream: an observer that rejects the content (etcd's SHA-256) stops the
                 // store before it completes, so nothing is stored
                 facts = observer == null ? java.util.Map.of() : observer.finish();
