@@ -225,6 +225,17 @@ public final class KubeCluster {
         return tokenClient(token(OPERATOR_NAMESPACE, OPERATOR_SA), OPERATOR_NAMESPACE);
     }
 
+    /**
+     * As {@link #operator()}, its HTTP client set up further by {@code http} (ClaimRaceTest adds an interceptor
+     * that holds both replicas' claims until both are on their way).
+     */
+    public KubernetesClient operator(java.util.function.Consumer<io.fabric8.kubernetes.client.http.HttpClient.Builder> http) {
+        Config config = new ConfigBuilder(Config.empty()).withMasterUrl(url()).withCaCertFile(caFile().toString())
+                .withOauthToken(token(OPERATOR_NAMESPACE, OPERATOR_SA)).withNamespace(OPERATOR_NAMESPACE).build();
+        config.setRequestTimeout(30_000);
+        return new KubernetesClientBuilder().withConfig(config).withHttpClientBuilderConsumer(http).build();
+    }
+
     /** A client authenticated by a bearer token. */
     public KubernetesClient tokenClient(String token, String namespace) {
         return client(new ConfigBuilder(Config.empty()).withMasterUrl(url()).withCaCertFile(caFile().toString())
