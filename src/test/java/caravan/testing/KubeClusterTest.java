@@ -110,8 +110,9 @@ class KubeClusterTest {
             Job brief = plainJob("brief", "echo done");
             brief.getSpec().setTtlSecondsAfterFinished(1);
             admin.batch().v1().jobs().inNamespace(ns).resource(brief).create();
-            // its process prints its pid, then outlives any deadline here by far
-            admin.batch().v1().jobs().inNamespace(ns).resource(plainJob("slow", "echo pid=$$; exec sleep 600")).create();
+            // its process prints its pid, then outlives any deadline here by far ($$$$: the kubelet's expansion of
+            // command and args turns $$ into $, so the shell gets $$)
+            admin.batch().v1().jobs().inNamespace(ns).resource(plainJob("slow", "echo pid=$$$$; exec sleep 600")).create();
 
             // seen Complete first (so the Job did run), then gone: the TTL controller deleted it
             Await.until("Job brief Complete or already collected", Duration.ofSeconds(60), () -> {
