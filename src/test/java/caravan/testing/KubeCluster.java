@@ -138,7 +138,8 @@ public final class KubeCluster {
     }
 
     private void startApiServer(Pki pki) throws IOException {
-        // every request of a ServiceAccount (but the controller-manager's own) is audited: RbacMinimalTest reads it
+        // every request of a ServiceAccount (but the controller-manager's own) is audited: RbacMinimalTest,
+        // StatefulSetRestoreTest, ClaimRaceTest and VerificationTest read it (caravan.operator.Audit)
         Path policy = Files.writeString(dir.resolve("audit-policy.yaml"), """
                 apiVersion: audit.k8s.io/v1
                 kind: Policy
