@@ -14,6 +14,7 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Readiness follows the Kubernetes API: ready while it answers, unready when it goes away; liveness stays up. */
+// on fabric8's mock server, not KubeCluster.shared(): the test kills its API server, which the other classes share
 @EnableKubernetesMockClient(crud = true)
 class HealthTest {
     static KubernetesMockServer server;

@@ -1,12 +1,11 @@
 package caravan.operator;
 
 import caravan.session.CaravanRuntime;
+import caravan.testing.Await;
+import caravan.testing.KubeCluster;
 import caravan.testing.Ports;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -14,49 +13,62 @@ import java.time.Duration;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * The leader-election pod label is a property; when no pod carries it, readiness says so (instead of leader
- * election retrying silently forever), and once the pod is labelled the replica is ready and leads.
+ * election retrying silently forever), and once the pod is labelled the replica is ready and leads. On the real
+ * API server under deploy/'s ServiceAccount: the pods it lists and the Lease it takes are the real ones of
+ * caravan-system, as deploy/'s Role allows.
  */
-@EnableKubernetesMockClient(crud = true)
 class LeaderLabelTest {
-    static KubernetesMockServer server;
-    static KubernetesClient client;
+    static final KubeCluster KUBE = KubeCluster.shared();
+    static final KubernetesClient ADMIN = KUBE.admin();
+    static final String OPS = KubeCluster.OPERATOR_NAMESPACE;
+
+    private static Lease lease() {
+        return ADMIN.leases().inNamespace(OPS).withName(SessionClaims.LEASE).get();
+    }
 
     @Test
     void readinessSaysWhenNoPodHasTheLeaderLabel() {
-        client.pods().inNamespace("ops").resource(new PodBuilder().withNewMetadata().withName("op-x").withNamespace("ops")
-                .addToLabels("app.kubernetes.io/name", "caravan").endMetadata()
-                .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
-                .endStatus().build()).create();
+        KUBE.namespace("leader-label");
+        RealApi.operatorPod(ADMIN, OPS, "op-label");
+        // a Lease another test class left would make this replica wait for it to expire
+        ADMIN.leases().inNamespace(OPS).delete();
+        Await.until("no Lease left in " + OPS, Duration.ofSeconds(30), () -> ADMIN.leases().inNamespace(OPS).list().getItems().isEmpty());
         int port = Ports.free();
-        try (CaravanRuntime operator = OperatorRuntime.start(Map.of(
+        try (KubernetesClient operatorClient = KUBE.operator();
+             CaravanRuntime operator = OperatorRuntime.start(Map.of(
                 "caravan.operator.leader-election", "true",
                 "caravan.operator.leader-pod-label", "app=caravan-backups",
-                "caravan.operator.pod-name", "op-x",
-                "caravan.operator.pod-namespace", "ops",
-                "caravan.operator.lease-duration", "2000",
-                "caravan.operator.renew-deadline", "1500",
-                "caravan.operator.retry-period", "300",
-                "caravan.operator.http-port", String.valueOf(port)), server.createClient())) {
+                "caravan.operator.pod-name", "op-label",
+                "caravan.operator.pod-namespace", OPS,
+                "caravan.operator.namespaces", "leader-label",
+                // long enough to be kept on a loaded 2-core machine (see RbacMinimalTest)
+                "caravan.operator.lease-duration", "15000",
+                "caravan.operator.renew-deadline", "10000",
+                "caravan.operator.retry-period", "500",
+                "caravan.operator.http-port", String.valueOf(port)), operatorClient)) {
             HttpResponse<String> ready = caravan.testing.Http.get("http://127.0.0.1:" + port + "/observe/health/ready");
             assertThat(ready.statusCode()).isEqualTo(503);
-            assertThat(ready.body()).contains("no pod in namespace ops has the label app=caravan-backups",
+            assertThat(ready.body()).contains("no pod in namespace " + OPS + " has the label app=caravan-backups",
                     "caravan.operator.leader-pod-label");
-            assertThat(client.leases().inNamespace("ops").withName(SessionClaims.LEASE).get()).isNull();
+            assertThat(lease()).isNull();
 
             // the pod gets the label the property names: ready, and it leads
-            var pod = client.pods().inNamespace("ops").withName("op-x").get();
-            pod.getMetadata().getLabels().put("app", "caravan-backups");
-            client.pods().inNamespace("ops").resource(pod).update();
-            await("op-x leads").atMost(Duration.ofSeconds(30)).until(() -> {
-                Lease l = client.leases().inNamespace("ops").withName(SessionClaims.LEASE).get();
-                return l != null && "op-x".equals(l.getSpec().getHolderIdentity());
+            ADMIN.pods().inNamespace(OPS).withName("op-label").edit(p -> {
+                p.getMetadata().getLabels().put("app", "caravan-backups");
+                return p;
             });
-            await("ready").atMost(Duration.ofSeconds(30)).until(() ->
+            Await.until("op-label leads", Duration.ofSeconds(60), () -> {
+                Lease l = lease();
+                return l != null && "op-label".equals(l.getSpec().getHolderIdentity());
+            });
+            Await.until("ready", Duration.ofSeconds(30), () ->
                     caravan.testing.Http.get("http://127.0.0.1:" + port + "/observe/health/ready").statusCode() == 200);
+        } finally {
+            ADMIN.pods().inNamespace(OPS).withName("op-label").delete();
+            ADMIN.leases().inNamespace(OPS).delete();
         }
     }
 }

@@ -1,6 +1,7 @@
 package caravan.operator;
 
 import caravan.api.BackupSession;
+import caravan.operator.Audit.Request;
 import caravan.api.Repository;
 import caravan.api.RestoreSession;
 import caravan.session.CaravanRuntime;
@@ -12,24 +13,13 @@ import caravan.testing.NodeAgent;
 import caravan.testing.Ports;
 import caravan.testing.S3ProxyServer;
 import caravan.util.Paths2;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewBuilder;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
-import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
-import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -52,61 +42,23 @@ import static org.assertj.core.api.Assertions.assertThat;
  *   <li>each rule removed in turn breaks something: a request the scenario made is denied (SubjectAccessReview), or
  *       the operator can no longer create a session Role it made. Each rule's evidence is printed.</li>
  * </ul>
- * The StatefulSet rule (restore in place) is exercised by StatefulSetRestoreTest, not here (see NOT_HERE).
+ * The StatefulSet rule (restore in place) is exercised by StatefulSetRestoreTest, which runs the same check
+ * ({@link RbacRules}) on it over its own scenario's audit log (see NOT_HERE).
  */
 class RbacMinimalTest {
     static final KubeCluster KUBE = KubeCluster.shared();
     static final KubernetesClient ADMIN = KUBE.admin();
     static final String NS = "rbac";
     static final String STUCK = "rbac-stuck";
-    static final String OPERATOR = "system:serviceaccount:" + KubeCluster.OPERATOR_NAMESPACE + ":" + KubeCluster.OPERATOR_SA;
-    /** Rules this scenario does not reach, each with the test that needs it. */
+    static final String OPERATOR = Audit.OPERATOR;
+    /** Rules this scenario does not reach, each with the test that runs {@link RbacRules#check} on it. */
     static final Map<String, String> NOT_HERE = Map.of("apps/statefulsets", "StatefulSetRestoreTest (restore in place)");
-    private static final ObjectMapper JSON = new ObjectMapper();
-
-    record Request(String user, String verb, String group, String resource, String subresource, String namespace,
-                   String name, String decision) {
-        String resourcePath() {
-            return subresource.isEmpty() ? resource : resource + "/" + subresource;
-        }
-
-        @Override
-        public String toString() {
-            return verb + " " + (group.isEmpty() ? "" : group + "/") + resourcePath() + (namespace.isEmpty() ? "" : " in " + namespace)
-                    + (name.isEmpty() ? "" : " " + name) + " by " + user;
-        }
-    }
-
-    record Rule(String role, boolean cluster, String namespace, int index, PolicyRule rule) {
-        /** Whom the role is bound to in deploy/: the task reader to every ServiceAccount, the others to the operator's. */
-        boolean appliesTo(String user) {
-            return "caravan-task-reader".equals(role) ? user.startsWith("system:serviceaccount:") : user.equals(OPERATOR);
-        }
-
-        boolean grants(Request r) {
-            return appliesTo(r.user()) && (cluster || namespace.equals(r.namespace()))
-                    && matches(r.verb(), r.group(), r.resourcePath(), r.name());
-        }
-
-        boolean matches(String verb, String group, String resourcePath, String name) {
-            return (rule.getApiGroups().contains("*") || rule.getApiGroups().contains(group))
-                    && (rule.getResources().contains("*") || rule.getResources().contains(resourcePath))
-                    && (rule.getVerbs().contains("*") || rule.getVerbs().contains(verb))
-                    && (rule.getResourceNames() == null || rule.getResourceNames().isEmpty() || rule.getResourceNames().contains(name));
-        }
-
-        @Override
-        public String toString() {
-            return (cluster ? "ClusterRole " : "Role " + namespace + "/") + role + " rule " + index + " " + rule.getApiGroups()
-                    + " " + rule.getResources() + " " + rule.getVerbs();
-        }
-    }
 
     @Test
     void deploysRulesAreEnoughAndEachIsNeeded() throws Exception {
-        long auditFrom = Files.size(KUBE.auditLog());
+        long auditFrom = Audit.mark(KUBE);
         Map<String, Role> sessionRoles = scenario();
-        List<Request> requests = audited(auditFrom);
+        List<Request> requests = Audit.since(KUBE, auditFrom);
         assertThat(requests).as("audited requests of the operator").anyMatch(r -> r.user().equals(OPERATOR));
 
         // enough: nothing the operator or a session Job asked was forbidden
@@ -114,160 +66,15 @@ class RbacMinimalTest {
                 .filteredOn(r -> r.user().equals(OPERATOR) || r.user().startsWith("system:serviceaccount:" + NS + ":"))
                 .as("requests RBAC forbade").isEmpty();
 
-        List<Rule> rules = deployRules();
-        List<String> unused = new ArrayList<>();
-        List<String> harmless = new ArrayList<>();
-        for (Rule rule : rules) {
-            if (rule.rule().getResources().stream().anyMatch(res -> NOT_HERE.containsKey(group(rule) + "/" + res))) {
-                System.out.println("[rbac] " + rule + ": exercised by " + NOT_HERE.get(group(rule) + "/" + rule.rule().getResources().get(0)));
-                continue;
+        RbacRules.Findings found = RbacRules.check(KUBE, requests, sessionRoles, rule -> {
+            if (NOT_HERE.containsKey(rule.key())) {
+                System.out.println("[rbac] " + rule + ": checked by " + NOT_HERE.get(rule.key()));
+                return false;
             }
-            List<Request> used = requests.stream().filter(r -> "allow".equals(r.decision())).filter(rule::grants).toList();
-            for (String verb : rule.rule().getVerbs()) {
-                for (String res : rule.rule().getResources()) {
-                    boolean direct = used.stream().anyMatch(r -> r.verb().equals(verb) && r.resourcePath().equals(res));
-                    boolean granted = sessionRoles.values().stream().flatMap(role -> role.getRules().stream())
-                            .anyMatch(g -> g.getVerbs().contains(verb) && g.getResources().contains(res)
-                                    && g.getApiGroups().contains(group(rule)));
-                    if (!direct && !granted) {
-                        unused.add(rule + ": " + verb + " " + res);
-                    }
-                }
-            }
-            String broke = withoutRule(rule, () -> breaks(rule, rules, used, sessionRoles));
-            if (broke == null) {
-                harmless.add(rule.toString());
-            } else {
-                System.out.println("[rbac] without " + rule + ": " + broke);
-            }
-        }
-        assertThat(unused).as("verbs of deploy/'s rules that nothing used or granted (remove them)").isEmpty();
-        assertThat(harmless).as("rules whose removal broke nothing (remove them)").isEmpty();
-    }
-
-    private static String group(Rule rule) {
-        return rule.rule().getApiGroups().get(0);
-    }
-
-    /**
-     * What breaks without the rule (already removed), or null: a request that no other rule of deploy/ grants is
-     * denied (asked of the API server, which takes a moment to see the edited role), or a session Role can no longer
-     * be created.
-     */
-    private static String breaks(Rule rule, List<Rule> all, List<Request> used, Map<String, Role> sessionRoles) {
-        for (Request r : used) {
-            boolean elsewhere = all.stream().filter(o -> o != rule).anyMatch(o -> o.grants(r));
-            if (!elsewhere) {
-                try {
-                    Await.until("RBAC to deny " + r, Duration.ofSeconds(15), () -> !allowed(r));
-                    return "denied: " + r;
-                } catch (AssertionError stillAllowed) {
-                    // granted by something outside deploy/ (a bootstrap role): not this rule's request
-                }
-            }
-        }
-        try (KubernetesClient operator = KUBE.operator()) {
-            for (Role role : sessionRoles.values()) {
-                if (role.getRules().stream().noneMatch(g -> g.getApiGroups().stream().anyMatch(rule.rule().getApiGroups()::contains)
-                        && g.getResources().stream().anyMatch(rule.rule().getResources()::contains))) {
-                    continue;
-                }
-                Role copy = new RoleBuilder().withNewMetadata().withName("rbac-probe").withNamespace(role.getMetadata().getNamespace())
-                        .endMetadata().withRules(role.getRules()).build();
-                try {
-                    operator.rbac().roles().inNamespace(role.getMetadata().getNamespace()).resource(copy).dryRun().create();
-                } catch (KubernetesClientException e) {
-                    if (e.getCode() == 403) {
-                        return "the operator cannot create Role " + role.getMetadata().getNamespace() + "/" + role.getMetadata().getName()
-                                + " for a session any more: " + e.getStatus().getMessage();
-                    }
-                    throw e;
-                }
-            }
-        }
-        return null;
-    }
-
-    private static boolean allowed(Request r) {
-        var sar = ADMIN.authorization().v1().subjectAccessReview().create(new SubjectAccessReviewBuilder().withNewSpec()
-                .withUser(r.user()).withGroups("system:serviceaccounts", "system:serviceaccounts:" + r.user().split(":")[2],
-                        "system:authenticated")
-                .withNewResourceAttributes().withVerb(r.verb()).withGroup(r.group()).withResource(r.resource())
-                .withSubresource(r.subresource()).withNamespace(r.namespace()).withName(r.name()).endResourceAttributes()
-                .endSpec().build());
-        return Boolean.TRUE.equals(sar.getStatus().getAllowed());
-    }
-
-    /** Runs {@code check} with the rule removed from its role, then puts the role back as it was. */
-    private static String withoutRule(Rule rule, java.util.function.Supplier<String> check) {
-        if (rule.cluster()) {
-            ClusterRole original = ADMIN.rbac().clusterRoles().withName(rule.role()).get();
-            ADMIN.rbac().clusterRoles().withName(rule.role()).edit(cr -> {
-                cr.getRules().remove(rule.index());
-                return cr;
-            });
-            try {
-                return check.get();
-            } finally {
-                ADMIN.rbac().clusterRoles().withName(rule.role()).edit(cr -> {
-                    cr.setRules(original.getRules());
-                    return cr;
-                });
-            }
-        }
-        Role original = ADMIN.rbac().roles().inNamespace(rule.namespace()).withName(rule.role()).get();
-        ADMIN.rbac().roles().inNamespace(rule.namespace()).withName(rule.role()).edit(r -> {
-            r.getRules().remove(rule.index());
-            return r;
+            return true;
         });
-        try {
-            return check.get();
-        } finally {
-            ADMIN.rbac().roles().inNamespace(rule.namespace()).withName(rule.role()).edit(r -> {
-                r.setRules(original.getRules());
-                return r;
-            });
-        }
-    }
-
-    /** The rules of deploy/'s roles as the API server holds them after kubectl apply -k deploy/. */
-    private static List<Rule> deployRules() {
-        List<Rule> rules = new ArrayList<>();
-        for (String name : List.of("caravan", "caravan-task-reader")) {
-            List<PolicyRule> r = ADMIN.rbac().clusterRoles().withName(name).get().getRules();
-            for (int i = 0; i < r.size(); i++) {
-                rules.add(new Rule(name, true, "", i, r.get(i)));
-            }
-        }
-        List<PolicyRule> r = ADMIN.rbac().roles().inNamespace(KubeCluster.OPERATOR_NAMESPACE).withName("caravan-operator").get().getRules();
-        for (int i = 0; i < r.size(); i++) {
-            rules.add(new Rule("caravan-operator", false, KubeCluster.OPERATOR_NAMESPACE, i, r.get(i)));
-        }
-        return rules;
-    }
-
-    /** The audit log's ServiceAccount requests from byte {@code from} on. */
-    private static List<Request> audited(long from) throws IOException {
-        List<Request> out = new ArrayList<>();
-        try (RandomAccessFile f = new RandomAccessFile(KUBE.auditLog().toFile(), "r")) {
-            f.seek(from);
-            byte[] rest = new byte[(int) (f.length() - from)];
-            f.readFully(rest);
-            for (String line : new String(rest, StandardCharsets.UTF_8).split("\n")) {
-                if (line.isBlank()) {
-                    continue;
-                }
-                JsonNode e = JSON.readTree(line);
-                JsonNode o = e.path("objectRef");
-                if (o.isMissingNode()) {
-                    continue;   // a non-resource URL (/api, /version)
-                }
-                out.add(new Request(e.path("user").path("username").asText(), e.path("verb").asText(), o.path("apiGroup").asText(""),
-                        o.path("resource").asText(""), o.path("subresource").asText(""), o.path("namespace").asText(""),
-                        o.path("name").asText(""), e.path("annotations").path("authorization.k8s.io/decision").asText("")));
-            }
-        }
-        return out;
+        assertThat(found.unused()).as("verbs of deploy/'s rules that nothing used or granted (remove them)").isEmpty();
+        assertThat(found.harmless()).as("rules whose removal broke nothing (remove them)").isEmpty();
     }
 
     /** What the API holds about a stuck session, for a timeout's message: its status, Jobs, pods and the Lease. */

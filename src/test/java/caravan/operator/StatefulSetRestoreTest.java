@@ -43,7 +43,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the real Job controller runs one {@code caravan restore-member} Job per member on its PVC, the operator scales back
  * and checks etcd's health through the AppBinding; the restarted members then hold exactly the snapshot's keys (the
  * stale key of the running cluster gone). A second restore whose member etcd-1 the node refuses fails, naming it, and
- * leaves the StatefulSet at 0.
+ * leaves the StatefulSet at 0. The audit log of the whole scenario then shows deploy/'s StatefulSet rule enough and
+ * each of its verbs needed (RbacMinimalTest's check, which leaves this rule to this test).
  */
 class StatefulSetRestoreTest {
     static final KubeCluster KUBE = KubeCluster.shared();
@@ -104,6 +105,28 @@ class StatefulSetRestoreTest {
                 String.join(",", params))).text().replace("namespace: demo", "namespace: " + NS), "t").all(RestoreSession.class).get(0);
     }
 
+    /**
+     * deploy/'s StatefulSet rule, checked as RbacMinimalTest checks the others (RbacRules) over this scenario's audit
+     * log: no request of the operator was forbidden, every verb of the rule was used, and without it a request the
+     * operator made is denied.
+     */
+    private static void statefulSetRuleIsEnoughAndNeeded(long auditFrom) {
+        List<Audit.Request> requests = Audit.since(KUBE, auditFrom);
+        List<Audit.Request> onSets = requests.stream().filter(r -> r.user().equals(Audit.OPERATOR) && r.resource().equals("statefulsets"))
+                .toList();
+        System.out.println("[rbac] the operator on statefulsets: " + onSets.stream().map(r -> r.verb() + " " + r.resourcePath())
+                .distinct().toList());
+        assertThat(onSets).as("the operator's requests on StatefulSets").isNotEmpty();
+        assertThat(requests).filteredOn(r -> r.user().equals(Audit.OPERATOR) && !"allow".equals(r.decision()))
+                .as("requests of the operator RBAC forbade").isEmpty();
+        Map<String, io.fabric8.kubernetes.api.model.rbac.Role> sessionRoles = new java.util.LinkedHashMap<>();
+        ADMIN.rbac().roles().inNamespace(NS).list().getItems().stream().filter(r -> !"tenant".equals(r.getMetadata().getName()))
+                .forEach(r -> sessionRoles.put(NS + "/" + r.getMetadata().getName(), r));
+        RbacRules.Findings found = RbacRules.check(KUBE, requests, sessionRoles, rule -> rule.key().equals("apps/statefulsets"));
+        assertThat(found.unused()).as("verbs of deploy/'s StatefulSet rule that nothing used (remove them)").isEmpty();
+        assertThat(found.harmless()).as("deploy/'s StatefulSet rule broke nothing when removed (remove it)").isEmpty();
+    }
+
     @Test
     void aThreeMemberStatefulSetIsRestoredInPlace() throws Exception {
         Path tmp = Files.createTempDirectory("caravan-sts");
@@ -116,6 +139,7 @@ class StatefulSetRestoreTest {
         }
         String initialCluster = "etcd-0=" + member[0] + ":" + peerPort + ",etcd-1=" + member[1] + ":" + peerPort
                 + ",etcd-2=" + member[2] + ":" + peerPort;
+        long auditFrom = Audit.mark(KUBE);
         try (S3ProxyServer s3 = S3ProxyServer.start(tmp.resolve("s3"));
              EtcdServer source = EtcdServer.start(tmp.resolve("etcd"));
              NodeAgent agent = NodeAgent.start(KUBE, tmp.resolve("node"), NS)) {
@@ -239,6 +263,7 @@ class StatefulSetRestoreTest {
                         .getLabels().get(JobExecutor.MEMBER_LABEL))).findFirst().orElseThrow())).isTrue();
                 assertThat(ADMIN.pods().inNamespace(NS).withLabel("app", "etcd").list().getItems()).isEmpty();
             }
+            statefulSetRuleIsEnoughAndNeeded(auditFrom);
         } finally {
             ADMIN.apps().statefulSets().inNamespace(NS).withName("etcd").delete();
             tenant.close();

@@ -9,11 +9,11 @@ import caravan.manifests.Yaml;
 import caravan.metrics.MetricsStore;
 import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
+import caravan.testing.KubeCluster;
 import caravan.testing.Processes;
 import caravan.util.Paths2;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -30,32 +30,37 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Integrity comes from reading snapshots back, not from a backup's success: the operator's verification
  * reads a real repository, and a damaged object turns Repository {@code status.integrity} false and
  * {@code stash_repository_integrity} to 0, which makes deploy/monitoring's CaravanRepositoryIntegrity alert
- * fire when Prometheus's own rule engine (promtool) evaluates it; repaired, both come back.
+ * fire when Prometheus's own rule engine (promtool) evaluates it; repaired, both come back. On the real API server
+ * under deploy/'s ServiceAccount: the operator reads the tenant's Repository and its Secret as deploy/'s ClusterRole
+ * allows, and writes {@code status.integrity} through the status subresource, which the CRD's schema keeps.
  */
-@EnableKubernetesMockClient(crud = true)
 class VerificationTest {
-    static KubernetesClient client;
+    static final KubeCluster KUBE = KubeCluster.shared();
+    static final String NS = "verify";
+    static final KubernetesClient client = KUBE.admin();
 
     @Test
     void damageFoundByVerificationSetsIntegrityAndFiresTheAlert() throws Exception {
         Path tmp = Files.createTempDirectory("caravan-verify-test");
+        KubernetesClient tenant = KUBE.tenant(NS);
+        KubernetesClient operator = KUBE.operator();
         try (EtcdServer etcd = EtcdServer.start(tmp.resolve("etcd"))) {
             etcd.putAll(Map.of("/v/a", "1", "/v/b", "2"));
             String repoYaml = Fixture.localRepository("repo", tmp.resolve("repo"), "repo-secret");
             String secretYaml = Fixture.secret("repo-secret", "RESTIC_PASSWORD", "verify-pw-123456");
-            Manifests m = new Manifests("demo").addYaml(new Fixture().add(secretYaml).add(repoYaml)
+            Manifests m = RealApi.manifests(NS, new Fixture().add(secretYaml).add(repoYaml)
                     .add(Fixture.appBinding("etcd", etcd.url()))
-                    .add(Fixture.backupConfiguration("b", "repo", "etcd", 5, "")).text(), "test");
-            // the same Secret and Repository in the (mock) cluster the operator reads
-            client.resource(m.all(io.fabric8.kubernetes.api.model.Secret.class).get(0)).inNamespace("demo").create();
-            Repository repo = client.resource(m.all(Repository.class).get(0)).inNamespace("demo").create();
+                    .add(Fixture.backupConfiguration("b", "repo", "etcd", 5, "")));
+            // the same Secret and Repository in the cluster the operator reads, written by the namespace's tenant
+            RealApi.apply(tenant, NS, new Fixture().add(secretYaml).add(repoYaml));
+            long auditFrom = Audit.mark(KUBE);
 
             try (CaravanRuntime rt = CaravanRuntime.start(Map.of("caravan.kdf.iterations", "2000"))) {
                 BackupSession s = rt.backup(m, m.all(BackupConfiguration.class).get(0));
                 assertThat(s.getStatus().phase).isEqualTo("Succeeded");
                 MetricsStore metrics = new MetricsStore();
                 rt.camel().getRegistry().bind(MetricsStore.BEAN, metrics);
-                Verification v = new Verification(rt.camel(), new Cluster(client, List.of()), 1);
+                Verification v = new Verification(rt.camel(), new Cluster(operator, List.of(NS)), 1);
 
                 v.run();
                 assertThat(integrity()).isTrue();
@@ -80,13 +85,19 @@ class VerificationTest {
                 assertThat(integrity()).isTrue();
                 assertThat(integritySample(metrics.render())).isEqualTo(1);
             }
+            // each verdict went through repositories/status, as the operator's account, allowed
+            assertThat(Audit.since(KUBE, auditFrom)).filteredOn(r -> r.user().equals(Audit.OPERATOR)
+                    && r.resourcePath().equals("repositories/status") && r.verb().equals("update") && r.code() == 200)
+                    .hasSizeGreaterThanOrEqualTo(2);
         } finally {
+            operator.close();
+            tenant.close();
             Paths2.deleteRecursively(tmp);
         }
     }
 
     private static boolean integrity() {
-        Repository r = client.resources(Repository.class).inNamespace("demo").withName("repo").get();
+        Repository r = client.resources(Repository.class).inNamespace(NS).withName("repo").get();
         return Boolean.TRUE.equals(r.getStatus().integrity);
     }
 
@@ -121,9 +132,9 @@ class VerificationTest {
                   - eval_time: 2m
                     alertname: CaravanRepositoryIntegrity
                     exp_alerts:
-                    - exp_labels: {severity: critical, namespace: demo, name: repo}
-                      exp_annotations: {summary: "Repository demo/repo failed its integrity check"}
-                """.formatted(rules, mt.group(1), value, value, value));
+                    - exp_labels: {severity: critical, namespace: %s, name: repo}
+                      exp_annotations: {summary: "Repository %s/repo failed its integrity check"}
+                """.formatted(rules, mt.group(1), value, value, value, NS, NS));
         try {
             Processes.run(List.of("promtool", "test", "rules", test.toString()), tmp, Map.of());
             return true;

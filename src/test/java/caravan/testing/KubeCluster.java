@@ -138,7 +138,8 @@ public final class KubeCluster {
     }
 
     private void startApiServer(Pki pki) throws IOException {
-        // every request of a ServiceAccount (but the controller-manager's own) is audited: RbacMinimalTest reads it
+        // every request of a ServiceAccount (but the controller-manager's own) is audited: RbacMinimalTest,
+        // StatefulSetRestoreTest, ClaimRaceTest and VerificationTest read it (caravan.operator.Audit)
         Path policy = Files.writeString(dir.resolve("audit-policy.yaml"), """
                 apiVersion: audit.k8s.io/v1
                 kind: Policy
@@ -223,6 +224,17 @@ public final class KubeCluster {
     /** A client with the token of deploy/'s {@code caravan} ServiceAccount: only what deploy/ grants. */
     public KubernetesClient operator() {
         return tokenClient(token(OPERATOR_NAMESPACE, OPERATOR_SA), OPERATOR_NAMESPACE);
+    }
+
+    /**
+     * As {@link #operator()}, its HTTP client set up further by {@code http} (ClaimRaceTest adds an interceptor
+     * that holds both replicas' claims until both are on their way).
+     */
+    public KubernetesClient operator(java.util.function.Consumer<io.fabric8.kubernetes.client.http.HttpClient.Builder> http) {
+        Config config = new ConfigBuilder(Config.empty()).withMasterUrl(url()).withCaCertFile(caFile().toString())
+                .withOauthToken(token(OPERATOR_NAMESPACE, OPERATOR_SA)).withNamespace(OPERATOR_NAMESPACE).build();
+        config.setRequestTimeout(30_000);
+        return new KubernetesClientBuilder().withConfig(config).withHttpClientBuilderConsumer(http).build();
     }
 
     /** A client authenticated by a bearer token. */
