@@ -498,6 +498,8 @@ abstract class BackendConformanceTest {
                 }
             }
         }
+        Map<String, String> before = resticDigest(prefix);
+        assertThat(before).containsKey("config").hasSizeGreaterThan(4);
         Path dir = manifests(prefix);
         Cli.Result r = cli(dir, "snapshots", "--repository", "repo", "--verify");
         assertThat(r.exit()).as(r.all()).isZero();
@@ -508,5 +510,27 @@ abstract class BackendConformanceTest {
         assertThat(b.all()).contains("ResticRepository").contains("holds a restic repository (Stash's): Caravan "
                 + "restores from it but never writes to it");
         restoreAndCompare(dir, id, "host-0");
+        assertThat(resticDigest(prefix)).as("the restic repository after listing, verify, a refused backup, a restore")
+                .isEqualTo(before);
+    }
+
+    /** Every object of the restic repository at {@code prefix}, by restic's name, with its SHA-256. */
+    Map<String, String> resticDigest(String prefix) throws Exception {
+        Map<String, String> out = new TreeMap<>();
+        try (Backend b = backend(bucket(), prefix, goodSecret(), false)) {
+            Backend raw = b instanceof RestBackend rest ? rest.resticView() : b; // restic's names, not Caravan's
+            java.util.Optional<byte[]> config = raw.read("config");
+            if (config.isPresent()) {
+                out.put("config", TestData.sha256(new java.io.ByteArrayInputStream(config.get())));
+            }
+            for (String kind : List.of("keys/", "locks/", "snapshots/", "index/", "data/")) {
+                for (Backend.ObjectInfo o : raw.list(kind)) {
+                    try (InputStream in = raw.open(o.key())) {
+                        out.put(o.key(), TestData.sha256(in));
+                    }
+                }
+            }
+        }
+        return out;
     }
 }
