@@ -294,6 +294,17 @@ public final class RestBackend implements Backend {
         return sha256(b, 0, b.length);
     }
 
+    // ------------------------------------------------------------------ restic's own objects
+
+    /**
+     * The server's objects as restic names them ({@code config}, {@code keys/<id>}, {@code data/<id>}, …),
+     * unmapped and read-only: what caravan.restic reads a restic repository (Stash's) on a rest-server through.
+     * It shares this backend's HTTP client, credentials and retries.
+     */
+    public Backend resticView() {
+        return new RestResticView(location, (path, range) -> send("GET", path, null, range));
+    }
+
     // ------------------------------------------------------------------ Backend
 
     @Override

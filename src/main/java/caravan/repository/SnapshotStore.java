@@ -83,12 +83,16 @@ public final class SnapshotStore implements AutoCloseable {
      */
     private static void refuseRestic(Backend backend, String name, boolean create) throws IOException {
         if (backend.read(RESTIC_CONFIG).isPresent()) {
-            throw new CaravanException("ResticRepository", name + " at " + backend.location() + " holds a restic "
-                    + "repository (Stash's)" + (create ? ": Caravan restores from it but never writes to it; point "
-                    + "the BackupConfiguration's spec.repository at a new Repository (another bucket prefix or path)"
-                    : ": this operation reads Caravan repositories only; restore from it with a RestoreSession or "
-                    + "`caravan restore`, list and verify it with `caravan snapshots`"));
+            throw resticRepository(backend, name, create);
         }
+    }
+
+    private static CaravanException resticRepository(Backend backend, String name, boolean create) {
+        return new CaravanException("ResticRepository", name + " at " + backend.location() + " holds a restic "
+                + "repository (Stash's)" + (create ? ": Caravan restores from it but never writes to it; point "
+                + "the BackupConfiguration's spec.repository at a new Repository (another bucket prefix or path)"
+                : ": this operation reads Caravan repositories only; restore from it with a RestoreSession or "
+                + "`caravan restore`, list and verify it with `caravan snapshots`"));
     }
 
     public static SnapshotStore open(Backend backend, String name, byte[] password, String passwordFrom,
@@ -97,6 +101,9 @@ public final class SnapshotStore implements AutoCloseable {
             Optional<byte[]> raw = backend.read(CONFIG);
             if (raw.isEmpty()) {
                 refuseRestic(backend, name, create);
+            } else if (backend instanceof RestBackend && (raw.get().length == 0 || raw.get()[0] != '{')) {
+                // on a REST server caravan.json is the server's config object: this one is restic's (encrypted)
+                throw resticRepository(backend, name, create);
             }
             RepositoryKey mine = null;
             RepositoryConfig wrote = null;

@@ -30,31 +30,60 @@ public final class ResticRepository implements AutoCloseable {
     /** Largest blob this reader accepts: restic's chunker cuts at 8 MiB; trees and packs stay far below this. */
     static final int MAX_BLOB = 64 << 20;
 
+    /** restic's objects by restic's names (a view of {@link #owner} where that maps names, e.g. rest). */
     private final Backend backend;
+    private final Backend owner;
     private final String name;
     private final MasterKey key;
     private final int version;
     private final String id;
     private BlobIndex index;
+    private java.util.Map<String, Long> packSizes;
 
-    private ResticRepository(Backend backend, String name, MasterKey key, int version, String id) {
+    private ResticRepository(Backend backend, Backend owner, String name, MasterKey key, int version, String id) {
         this.backend = backend;
+        this.owner = owner;
         this.name = name;
         this.key = key;
         this.version = version;
         this.id = id;
     }
 
-    /** True when the backend holds a restic repository (its {@code config} object exists). */
+    /**
+     * True when the backend holds a restic repository: restic's {@code config} object exists and is not
+     * Caravan's own (on a REST server Caravan keeps its caravan.json as {@code config}, plain JSON; restic's
+     * is encrypted).
+     */
     public static boolean isRestic(Backend backend) throws IOException {
-        return backend.read(Layout.CONFIG).isPresent();
+        Optional<byte[]> config = view(backend).read(Layout.CONFIG);
+        return config.isPresent() && !isJsonObject(config.get());
+    }
+
+    private static boolean isJsonObject(byte[] b) {
+        if (b.length == 0 || b[0] != '{') {
+            return false;
+        }
+        try {
+            return Yaml.JSON.readTree(b).isObject();
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The backend's objects under restic's own names. Most backends store a key as the object name, so restic's
+     * layout is read as is; {@code rest} maps Caravan's keys onto the server's names and has a raw view instead.
+     */
+    static Backend view(Backend backend) {
+        return backend instanceof caravan.repository.RestBackend rest ? rest.resticView() : backend;
     }
 
     /**
      * Opens the repository: unwraps the master key with the password (WrongPassword when no key file accepts
      * it) and reads the config (versions 1 and 2).
      */
-    public static ResticRepository open(Backend backend, String name, byte[] password, String passwordFrom) {
+    public static ResticRepository open(Backend owner, String name, byte[] password, String passwordFrom) {
+        Backend backend = view(owner);
         try {
             byte[] raw = backend.read(Layout.CONFIG).orElseThrow(() -> new CaravanException("InvalidRepository",
                     name + " holds no restic config object"));
@@ -70,7 +99,7 @@ public final class ResticRepository implements AutoCloseable {
                 throw new CaravanException("UnsupportedRepository", name + ": restic repository format version "
                         + version + " (Caravan reads versions 1 and 2)");
             }
-            return new ResticRepository(backend, name, key, version, c.path("id").asText());
+            return new ResticRepository(backend, owner, name, key, version, c.path("id").asText());
         } catch (IOException e) {
             throw new CaravanException("RepositoryUnreadable", name + ": " + e.getMessage(), e);
         }
@@ -115,7 +144,8 @@ public final class ResticRepository implements AutoCloseable {
         return Unpacked.decode(plain, version);
     }
 
-    private byte[] key(byte[] raw, String what) {
+    /** The plaintext of an encrypted object; damaged (naming {@code what}) when its MAC fails. */
+    byte[] key(byte[] raw, String what) {
         byte[] plain = key.open(raw);
         if (plain == null) {
             throw new DamagedObjectException(name + ": " + what + " is damaged (MAC check failed)");
@@ -137,6 +167,21 @@ public final class ResticRepository implements AutoCloseable {
             index = idx;
         }
         return index;
+    }
+
+    /** A pack's size, from one listing of {@code data/}; -1 when no such pack is listed. */
+    public synchronized long packSize(String pack) throws IOException {
+        if (packSizes == null) {
+            java.util.Map<String, Long> sizes = new java.util.HashMap<>();
+            for (Backend.ObjectInfo o : backend.list(Layout.DATA)) {
+                String i = Layout.idOf(o.key());
+                if (Layout.isId(i)) {
+                    sizes.put(i, o.size());
+                }
+            }
+            packSizes = sizes;
+        }
+        return packSizes.getOrDefault(pack, -1L);
     }
 
     /** Where a blob is; a blob no index names fails with a message that says what to do. */
@@ -255,6 +300,6 @@ public final class ResticRepository implements AutoCloseable {
 
     @Override
     public void close() {
-        backend.close();
+        owner.close();
     }
 }

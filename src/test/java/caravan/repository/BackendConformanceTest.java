@@ -8,6 +8,7 @@ import caravan.testing.EtcdServer;
 import caravan.testing.Fixture;
 import caravan.testing.Ports;
 import caravan.testing.Processes;
+import caravan.testing.ResticCli;
 import caravan.testing.StorageServer;
 import caravan.testing.StoreMain;
 import caravan.testing.TestData;
@@ -52,7 +53,8 @@ import static org.awaitility.Awaitility.await;
  * What every backend is held to (docs/repository-format.md, "What a backend must do"), against the real
  * server each subclass starts once for the class: the etcd round trip through the CLI, streams of unknown
  * length and ranged reads, 300 MB stored by a JVM with a 128 MB heap, an upload killed midway, 1,500
- * objects listed and deleted, a wrong credential, a missing bucket, two first backups at once.
+ * objects listed and deleted, a wrong credential, a missing bucket, two first backups at once, and a restic
+ * repository Stash made (listed, verified, restored; a backup into it refused).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class BackendConformanceTest {
@@ -454,5 +456,81 @@ abstract class BackendConformanceTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /**
+     * restic (0.18.1, what Stash ships) writing straight to this backend's server at {@code prefix}, as Stash
+     * runs it; null where restic cannot reach the server under test: restic's gs and azure backends talk only
+     * to Google's and Azure's own endpoints (not fake-gcs-server, Azurite), and its b2 backend speaks B2's
+     * native API, which S3Proxy lacks. The test then makes the repository with restic in a local directory and
+     * uploads its files, one object per file under the same names, through the backend under test: what
+     * Stash's restic would have stored there.
+     */
+    ResticCli resticOn(String prefix) {
+        return null;
+    }
+
+    /** A Stash etcd backup in restic's format (v2, one small snapshot): listed, verified, restored, not written. */
+    @Test
+    void aResticRepositoryStashMadeIsListedVerifiedAndRestored() throws Exception {
+        String prefix = prefix("restic");
+        ResticCli restic = resticOn(prefix);
+        Path local = null;
+        if (restic == null) {
+            local = tmp.resolve("restic-local-" + seq.incrementAndGet());
+            restic = ResticCli.local(ResticCli.V0181, local);
+        }
+        restic.env("RESTIC_PASSWORD", PASSWORD).init(2);
+        Path scratch = Files.createDirectories(tmp.resolve("stash-tmp-" + seq.incrementAndGet()).resolve("data")).getParent();
+        etcd.etcdctl("snapshot", "save", scratch.resolve("data/snapshot.db").toString());
+        String id = null;
+        for (String line : restic.backupStash(scratch, "/stash-tmp/data", "host-0").split("\n")) {
+            JsonNode j = Yaml.JSON.readTree(line);
+            if ("summary".equals(j.path("message_type").asText())) {
+                id = j.path("snapshot_id").asText();
+            }
+        }
+        assertThat(id).as("restic's summary").isNotNull();
+        if (local != null) {
+            try (Backend b = backend(prefix); var files = Files.walk(local)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    b.store(local.relativize(f).toString().replace('\\', '/'), f);
+                }
+            }
+        }
+        Map<String, String> before = resticDigest(prefix);
+        assertThat(before).containsKey("config").hasSizeGreaterThan(4);
+        Path dir = manifests(prefix);
+        Cli.Result r = cli(dir, "snapshots", "--repository", "repo", "--verify");
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.stdout()).contains("restic:/stash-tmp/data").contains("host-0").contains(id.substring(0, 8))
+                .contains("read back: ok");
+        Cli.Result b = cli(dir, "run", "--backup", "backup-a");
+        assertThat(b.exit()).as(b.all()).isNotZero();
+        assertThat(b.all()).contains("ResticRepository").contains("holds a restic repository (Stash's): Caravan "
+                + "restores from it but never writes to it");
+        restoreAndCompare(dir, id, "host-0");
+        assertThat(resticDigest(prefix)).as("the restic repository after listing, verify, a refused backup, a restore")
+                .isEqualTo(before);
+    }
+
+    /** Every object of the restic repository at {@code prefix}, by restic's name, with its SHA-256. */
+    Map<String, String> resticDigest(String prefix) throws Exception {
+        Map<String, String> out = new TreeMap<>();
+        try (Backend b = backend(bucket(), prefix, goodSecret(), false)) {
+            Backend raw = b instanceof RestBackend rest ? rest.resticView() : b; // restic's names, not Caravan's
+            java.util.Optional<byte[]> config = raw.read("config");
+            if (config.isPresent()) {
+                out.put("config", TestData.sha256(new java.io.ByteArrayInputStream(config.get())));
+            }
+            for (String kind : List.of("keys/", "locks/", "snapshots/", "index/", "data/")) {
+                for (Backend.ObjectInfo o : raw.list(kind)) {
+                    try (InputStream in = raw.open(o.key())) {
+                        out.put(o.key(), TestData.sha256(in));
+                    }
+                }
+            }
+        }
+        return out;
     }
 }

@@ -1,6 +1,7 @@
 package caravan.repository;
 
 import caravan.testing.LocalStorage;
+import caravan.testing.ResticCli;
 import caravan.testing.StorageServer;
 
 import java.nio.file.Path;
@@ -26,5 +27,11 @@ class LocalConformanceTest extends BackendConformanceTest {
     @Override
     String bucketField() {
         return null;
+    }
+
+    /** restic on the Repository's directory, as Stash runs it on a local volume. */
+    @Override
+    ResticCli resticOn(String prefix) {
+        return ResticCli.local(ResticCli.V0181, ((LocalStorage) server).root(bucket(), prefix));
     }
 }

@@ -1,6 +1,7 @@
 package caravan.repository;
 
 import caravan.testing.RestServer;
+import caravan.testing.ResticCli;
 import caravan.testing.StorageServer;
 
 import java.nio.file.Path;
@@ -29,5 +30,11 @@ class RestConformanceTest extends BackendConformanceTest {
     @Override
     String bucketField() {
         return null;
+    }
+
+    /** restic's REST backend on the same rest-server: {@code rest:http://127.0.0.1:PORT/<bucket>/<prefix>}. */
+    @Override
+    ResticCli resticOn(String prefix) {
+        return ResticCli.rest(ResticCli.V0181, ((RestServer) server).url(bucket(), prefix), RestServer.USER, RestServer.PASSWORD);
     }
 }

@@ -1,6 +1,7 @@
 package caravan.repository;
 
 import caravan.testing.S3Storage;
+import caravan.testing.ResticCli;
 import caravan.testing.StorageServer;
 
 import java.nio.file.Path;
@@ -29,5 +30,11 @@ class S3ConformanceTest extends BackendConformanceTest {
     @Override
     String bucketField() {
         return "spec.backend.s3.bucket";
+    }
+
+    /** restic's S3 backend on the same S3Proxy, as Stash runs it: {@code s3:<endpoint>/<bucket>/<prefix>}. */
+    @Override
+    ResticCli resticOn(String prefix) {
+        return ResticCli.s3(ResticCli.V0181, ((S3Storage) server).endpoint(), bucket(), prefix);
     }
 }

@@ -14,6 +14,7 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -112,25 +113,114 @@ class ResticDamageTest {
                 .contains(packKey);
     }
 
-    @Test
-    void aMissingIndexFileFailsNamingTheBlobAndTheRepair(@TempDir Path tmp) throws Exception {
+    /** Two backups of host-0 with different snapshot.db contents; {@code secondIndexes}: the index files the second wrote. */
+    private record Two(Path dir, String first, String second, List<Path> secondIndexes) {
+    }
+
+    private static Two twoBackups(Path tmp) throws Exception {
         Path dir = repo(tmp);
-        List<Path> indexes = files(dir.resolve("index"));
-        assertThat(indexes).isNotEmpty();
-        for (Path i : indexes) {
-            Files.delete(i);
-        }
+        List<Path> before = files(dir.resolve("index"));
+        Path scratch = tmp.resolve("scratch");
+        byte[] other = new byte[3_000_000];
+        new java.util.Random(43).nextBytes(other);
+        Files.write(scratch.resolve("data/snapshot.db"), other);
+        ResticCli.local(ResticCli.V0181, dir).backupStash(scratch, "/stash-tmp/data", "host-0");
+        List<Path> added = files(dir.resolve("index")).stream().filter(p -> !before.contains(p)).toList();
         try (ResticSource src = open(dir)) {
-            // without an index the snapshot's tree cannot be found: listed, but with its problem, and no object
-            SnapshotManifest m = src.listing().snapshots().get(0);
-            assertThat(m.objects).isEmpty();
-            assertThat(String.valueOf(m.metadata.get("problem"))).contains("is in none of the 0 index files")
-                    .contains("restic repair index");
+            List<SnapshotManifest> s = src.listing().snapshots(); // newest first
+            assertThat(s).hasSize(2);
+            return new Two(dir, id(s.get(1)), id(s.get(0)), added);
+        }
+    }
+
+    private static String id(SnapshotManifest m) {
+        return (String) m.metadata.get(ResticSource.RESTIC_ID);
+    }
+
+    private static SnapshotManifest snapshot(ResticSource src, String id) {
+        return src.listing().snapshots().stream().filter(m -> id(m).equals(id)).findFirst().orElseThrow();
+    }
+
+    /** Flips one byte in the middle of a blob's encrypted bytes in its pack. */
+    private static void flip(Path dir, BlobRef ref) throws Exception {
+        Path pack = dir.resolve(ref.packKey());
+        pack.toFile().setWritable(true);
+        try (RandomAccessFile f = new RandomAccessFile(pack.toFile(), "rw")) {
+            long at = ref.offset() + ref.length() / 2;
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 0x40);
+        }
+    }
+
+    @Test
+    void aMissingIndexFileFailsTheSnapshotsItListedNamingTheBlobAndTheRepair(@TempDir Path tmp) throws Exception {
+        Two two = twoBackups(tmp);
+        assertThat(two.secondIndexes()).as("the second backup's index file").hasSize(1);
+        assertThat(files(two.dir().resolve("index"))).hasSize(2);
+        String secondTree;
+        try (ResticSource src = open(two.dir())) {
+            secondTree = caravan.restic.data.Snapshot.load(src.repository(), two.second()).tree();
+        }
+        Files.delete(two.secondIndexes().get(0));
+        try (ResticSource src = open(two.dir())) {
+            // the second snapshot's tree is in the lost index file: listed, but with its problem, and no object
+            SnapshotManifest second = snapshot(src, two.second());
+            assertThat(second.objects).isEmpty();
+            assertThat(String.valueOf(second.metadata.get("problem"))).contains("tree blob " + secondTree.substring(0, 12))
+                    .contains("is in none of the 1 index files").contains("`restic repair index` rebuilds the index");
             assertThatThrownBy(() -> src.select("latest", "host-0", "etcd", "RestoreSession demo/r"))
                     .isInstanceOf(CaravanException.class)
-                    .hasMessageContaining("RestoreSession demo/r: restic snapshot " + m.id + " cannot be read: ")
-                    .hasMessageContaining("is in none of the 0 index files");
-            assertThat(src.verify(m)).contains("tree blob").contains("is in none of the 0 index files");
+                    .hasMessageContaining("RestoreSession demo/r: restic snapshot " + second.id + " cannot be read: ")
+                    .hasMessageContaining("tree blob " + secondTree.substring(0, 12))
+                    .hasMessageContaining("is in none of the 1 index files")
+                    .hasMessageContaining("restic repair index");
+            assertThat(src.verify(second)).contains("tree blob " + secondTree.substring(0, 12))
+                    .contains("is in none of the 1 index files");
+
+            // the first is whole: selected by id, every file restores, and it verifies
+            SnapshotManifest first = src.select(two.first().substring(0, 8), "host-0", "etcd", "RestoreSession demo/r");
+            Map<String, byte[]> want = ResticFormatTest.stashEtcdFiles(Files.createDirectories(tmp.resolve("again")));
+            assertThat(first.objects).extracting(o -> o.name).containsExactlyInAnyOrderElementsOf(want.keySet());
+            for (SnapshotManifest.StoredObject o : first.objects) {
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                src.fetch(o, out, n -> { });
+                assertThat(out.toByteArray()).as(o.name).isEqualTo(want.get(o.name));
+            }
+            assertThat(src.verify(snapshot(src, two.first()))).isNull();
+        }
+    }
+
+    @Test
+    void verifyFlagsExactlyTheSnapshotWhoseLastDataBlobOrWhoseTreeIsDamaged(@TempDir Path tmp) throws Exception {
+        Two two = twoBackups(tmp);
+        BlobRef last;
+        BlobRef dataTree;
+        try (ResticSource src = open(two.dir())) {
+            ResticRepository repo = src.repository();
+            String root = caravan.restic.data.Snapshot.load(repo, two.second()).tree();
+            var db = caravan.restic.data.Tree.lookup(repo, root, "/stash-tmp/data/snapshot.db").orElseThrow();
+            assertThat(db.content()).as("snapshot.db's blobs").hasSizeGreaterThan(1);
+            last = repo.index().get(db.content().get(db.content().size() - 1));
+            var dataDir = caravan.restic.data.Tree.lookup(repo, root, "/stash-tmp/data").orElseThrow();
+            dataTree = repo.index().get(dataDir.subtree());
+            assertThat(dataTree.type()).isEqualTo(BlobType.TREE);
+        }
+        flip(two.dir(), last);
+        try (ResticSource src = open(two.dir())) {
+            assertThat(src.verify(snapshot(src, two.second()))).startsWith("1 damaged: file /stash-tmp/data/snapshot.db: ")
+                    .contains("blob " + last.id().substring(0, 12) + " in pack " + last.packKey())
+                    .contains("MAC check failed");
+            assertThat(src.verify(snapshot(src, two.first()))).isNull();
+        }
+        flip(two.dir(), last); // undone: the same bytes again
+        flip(two.dir(), dataTree);
+        try (ResticSource src = open(two.dir())) {
+            assertThat(src.verify(snapshot(src, two.second()))).startsWith("1 damaged: tree /stash-tmp/data/: ")
+                    .contains("blob " + dataTree.id().substring(0, 12) + " in pack " + dataTree.packKey())
+                    .contains("MAC check failed");
+            assertThat(src.verify(snapshot(src, two.first()))).isNull();
         }
     }
 

@@ -22,6 +22,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 
@@ -77,7 +78,9 @@ class ResticFormatTest {
             assertThat(src.select("latest", "host-0", "etcd", "test").metadata.get(ResticSource.RESTIC_ID))
                     .isEqualTo(m.metadata.get(ResticSource.RESTIC_ID));
             assertThat(src.select(m.id.substring(0, 5), "other-host", "etcd", "test").id).isEqualTo(m.id);
+            assertPackHeadersAreTheIndex(src.repository(), repoDir, version);
         }
+        damagedPackHeadersAreNamedByVerify(repoDir);
 
         assertThatThrownBy(() -> ResticSource.open(new LocalBackend(repoDir), "Repository demo/r", "wrong".getBytes(),
                 "Secret demo/s key RESTIC_PASSWORD"))
@@ -115,5 +118,69 @@ class ResticFormatTest {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Every pack's own header lists exactly what the index says it holds; compressed entries only in v2. */
+    static void assertPackHeadersAreTheIndex(ResticRepository repo, Path repoDir, int version) throws Exception {
+        List<String> packs = repo.list(Layout.DATA);
+        assertThat(packs).hasSizeGreaterThanOrEqualTo(2); // data and tree blobs go in separate packs
+        int blobs = 0;
+        boolean sawTree = false;
+        for (String p : packs) {
+            long size = Files.size(repoDir.resolve(Layout.packKey(p)));
+            Set<BlobRef> header = PackHeader.read(repo, p, size);
+            assertThat(header).as("pack %s", p).isNotEmpty().containsExactlyInAnyOrderElementsOf(repo.index().inPack(p));
+            assertThat(header).allSatisfy(b -> assertThat(b.compressed()).as("blob %s of a v%d pack", b.id(), version)
+                    .isEqualTo(version == 2));
+            sawTree |= header.stream().anyMatch(b -> b.type() == BlobType.TREE);
+            assertThat(PackHeader.crossCheck(repo, p, size)).isNull();
+            blobs += header.size();
+        }
+        assertThat(sawTree).isTrue();
+        assertThat(blobs).isEqualTo(repo.index().size());
+    }
+
+    /**
+     * A pack carrying another pack's header (authentic, but not its own: the index disagrees) and a pack whose
+     * header is damaged (MAC) are each named by verify, before the blobs that fail with them.
+     */
+    static void damagedPackHeadersAreNamedByVerify(Path repoDir) throws Exception {
+        String data;
+        try (ResticSource src = open(repoDir)) {
+            List<String> packs = src.repository().list(Layout.DATA);
+            ResticRepository repo = src.repository();
+            data = packs.stream().filter(p -> repo.index().inPack(p).stream().anyMatch(b -> b.type() == BlobType.DATA))
+                    .max(java.util.Comparator.comparingLong(p -> repoDir.resolve(Layout.packKey(p)).toFile().length()))
+                    .orElseThrow(); // the largest: more than a tree pack's header covers, so its blobs fail too
+            String tree = packs.stream().filter(p -> repo.index().inPack(p).stream().allMatch(b -> b.type() == BlobType.TREE))
+                    .findFirst().orElseThrow();
+            Path a = repoDir.resolve(Layout.packKey(data));
+            Path b = repoDir.resolve(Layout.packKey(tree));
+            byte[] pa = Files.readAllBytes(a);
+            byte[] pb = Files.readAllBytes(b);
+            int hb = java.nio.ByteBuffer.wrap(pb, pb.length - 4, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+            int blobBytesB = pb.length - 4 - hb;
+            // a's first bytes, as many as b's blobs take, then b's header: the lengths add up, the entries are b's
+            java.io.ByteArrayOutputStream forged = new java.io.ByteArrayOutputStream();
+            forged.write(pa, 0, Math.min(blobBytesB, pa.length));
+            forged.write(new byte[Math.max(0, blobBytesB - pa.length)]);
+            forged.write(pb, blobBytesB, hb + 4);
+            Files.write(a, forged.toByteArray());
+            pb[pb.length - 10] ^= 0x20; // inside b's encrypted header (its MAC)
+            Files.write(b, pb);
+        }
+        try (ResticSource src = open(repoDir)) {
+            SnapshotManifest m = src.listing().snapshots().get(0);
+            String problem = src.verify(m);
+            assertThat(problem).isNotNull().contains("pack " + Layout.packKey(data) + " disagrees with the index: data blob ");
+            assertThat(problem).contains("the header of pack").contains("is damaged (MAC check failed)");
+            assertThat(problem).contains("file /stash-tmp/data/");
+            assertThat(problem.indexOf("disagrees")).isLessThan(problem.indexOf("file /"));
+        }
+    }
+
+    static ResticSource open(Path repoDir) {
+        return ResticSource.open(new LocalBackend(repoDir), "Repository demo/r", ResticCli.PASSWORD.getBytes(),
+                "Secret demo/s key RESTIC_PASSWORD");
     }
 }

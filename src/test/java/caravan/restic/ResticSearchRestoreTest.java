@@ -9,23 +9,29 @@ import caravan.testing.Processes;
 import caravan.testing.ResticCli;
 import caravan.testing.SearchData;
 import caravan.testing.SearchServer;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Stash's Elasticsearch add-on, reproduced: multielasticdump of a real OpenSearch 2.19 into
- * {@code /stash-tmp/stash-interim-volume/data}, then {@code restic backup} of that directory (Debian's restic
- * 0.14, format v2, a local directory). A RestoreSession restores it through Caravan's Elasticsearch driver
- * (multielasticdump load, the document count checked): the index equals its source.
+ * Stash's Elasticsearch add-on, reproduced: multielasticdump of a real OpenSearch 2.19 into its interim
+ * directory, then {@code restic backup} of that directory into a local directory: {@code
+ * /stash-tmp/stash-interim-volume/data} by Debian's restic 0.14 in format v1 (an image before 2025-02), and
+ * {@code /stash-interim-volume/data} (an interim volume; Stash adds {@code meta.txt}, its size) by restic 0.18.1
+ * in format v2. A RestoreSession restores it through Caravan's Elasticsearch driver (multielasticdump load, the
+ * document count checked): the index equals its source.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ResticSearchRestoreTest {
@@ -49,8 +55,14 @@ class ResticSearchRestoreTest {
         caravan.util.Paths2.deleteRecursively(tmp);
     }
 
-    @Test
-    void anOpenSearchIndexStashBackedUpRestoresEqualToItsSource() throws Exception {
+    static Stream<Arguments> stashes() {
+        return Stream.of(Arguments.of(ResticCli.V014, 1, "/stash-tmp/stash-interim-volume/data"),
+                Arguments.of(ResticCli.V0181, 2, "/stash-interim-volume/data"));
+    }
+
+    @ParameterizedTest(name = "{0} format v{1}, {2}")
+    @MethodSource("stashes")
+    void anOpenSearchIndexStashBackedUpRestoresEqualToItsSource(String binary, int version, String interimPath) throws Exception {
         SearchServer os = SearchServer.shared(SearchServer.Flavor.OPENSEARCH_2);
         SearchData.deleteIfExists(os, INDEX);
         SearchData.createIndex(os, INDEX, 2, "{}");
@@ -61,14 +73,24 @@ class ResticSearchRestoreTest {
         // the add-on's backup: multielasticdump --output=<interim dir>, then restic backup <interim dir>; with
         // --ignoreType=template, as Stash's docs pass it (upstream elasticdump fails on an index without a
         // template, which Stash's fork of it works around)
-        Path scratch = Files.createDirectories(tmp.resolve("scratch"));
-        Path interim = Files.createDirectories(scratch.resolve("stash-interim-volume/data"));
+        // scratch is mounted on /stash-tmp or on /stash-interim-volume (ResticCli.backupStash)
+        Path scratch = Files.createDirectories(tmp.resolve("scratch-v" + version));
+        boolean volume = interimPath.startsWith("/stash-interim-volume/");
+        Path interim = Files.createDirectories(scratch.resolve(volume ? "data" : "stash-interim-volume/data"));
         Processes.run(List.of("multielasticdump", "--direction=dump", "--input=" + os.url(), "--output=" + interim,
                 "--match=^" + INDEX + "$", "--ignoreType=template", "--parallel=1"), null, Map.of());
         assertThat(interim.resolve(INDEX + ".json")).exists();
-        ResticCli restic = ResticCli.local(ResticCli.V014, tmp.resolve("repo/es"));
-        restic.init(2);
-        restic.backupStash(scratch, "/stash-tmp/stash-interim-volume/data", "host-0");
+        if (volume) {
+            Files.writeString(interim.resolve("meta.txt"), "1Gi"); // the interim volume's size, as Stash notes it
+        }
+        String sub = "es-v" + version;
+        ResticCli restic = ResticCli.local(binary, tmp.resolve("repo").resolve(sub));
+        restic.init(version);
+        restic.backupStash(scratch, interimPath, "host-0");
+        JsonNode snaps = Yaml.JSON.readTree(restic.run(List.of("snapshots", "--json", "--no-lock")));
+        assertThat(snaps.get(0).path("paths").get(0).asText()).isEqualTo(interimPath);
+        assertThat(Yaml.JSON.readTree(restic.run(List.of("cat", "config", "--no-lock"))).path("version").asInt())
+                .isEqualTo(version);
 
         SearchData.deleteIfExists(os, INDEX);
         Manifests m = new Manifests("default").addYaml(new Fixture()
@@ -80,9 +102,9 @@ class ResticSearchRestoreTest {
                         metadata: {name: stash-es, namespace: demo}
                         spec:
                           backend:
-                            local: {mountPath: "%s", subPath: es}
+                            local: {mountPath: "%s", subPath: %s}
                             storageSecretName: stash-secret
-                        """.formatted(tmp.resolve("repo")))
+                        """.formatted(tmp.resolve("repo"), sub))
                 .add(Fixture.restoreSession("from-stash", "stash-es", "search", "latest", "", "opensearch-restore-2.5.0"))
                 .text(), "test");
         RestoreSession r = runtime.restore(m, m.require(RestoreSession.class, "demo", "from-stash", "test"));

@@ -16,6 +16,11 @@ public final class LocalStorage implements StorageServer {
         return "local: {mountPath: \"%s\", subPath: \"%s\"}".formatted(dir.resolve(bucket), prefix);
     }
 
+    /** The directory a Repository for {@code bucket} and {@code prefix} lives in. */
+    public Path root(String bucket, String prefix) {
+        return dir.resolve(bucket).resolve(prefix);
+    }
+
     @Override
     public Map<String, String> secret() {
         return Map.of();

@@ -51,8 +51,12 @@ public final class RestServer implements StorageServer {
 
     @Override
     public String backend(String bucket, String prefix) {
-        // one repository per bucket and prefix, one path segment each
-        return "rest: {url: \"http://127.0.0.1:%d/%s/%s\"}".formatted(port, bucket, prefix.replace('/', '-'));
+        return "rest: {url: \"" + url(bucket, prefix) + "\"}";
+    }
+
+    /** The repository URL for {@code bucket} and {@code prefix}: one path segment each. */
+    public String url(String bucket, String prefix) {
+        return "http://127.0.0.1:%d/%s/%s".formatted(port, bucket, prefix.replace('/', '-'));
     }
 
     @Override

@@ -41,7 +41,12 @@ public final class ResticCli {
 
     /** restic on S3Proxy: {@code s3:http://127.0.0.1:PORT/bucket/prefix}. */
     public static ResticCli s3(String binary, S3ProxyServer s3, String bucket, String prefix) {
-        ResticCli r = new ResticCli(binary, "s3:" + s3.endpoint() + "/" + bucket + (prefix.isEmpty() ? "" : "/" + prefix));
+        return s3(binary, s3.endpoint(), bucket, prefix);
+    }
+
+    /** restic on S3Proxy at {@code endpoint}: {@code s3:http://127.0.0.1:PORT/bucket/prefix}. */
+    public static ResticCli s3(String binary, String endpoint, String bucket, String prefix) {
+        ResticCli r = new ResticCli(binary, "s3:" + endpoint + "/" + bucket + (prefix.isEmpty() ? "" : "/" + prefix));
         r.env.put("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY);
         r.env.put("AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY);
         r.env.put("AWS_DEFAULT_REGION", "us-east-1");
@@ -55,6 +60,23 @@ public final class ResticCli {
         return r;
     }
 
+    /**
+     * restic on a REST server: {@code rest:<url>}, the user and password as restic's RESTIC_REST_USERNAME and
+     * RESTIC_REST_PASSWORD (restic 0.17+), not in the URL, so they stay out of argv.
+     */
+    public static ResticCli rest(String binary, String url, String user, String password) {
+        ResticCli r = new ResticCli(binary, "rest:" + url);
+        r.env.put("RESTIC_REST_USERNAME", user);
+        r.env.put("RESTIC_REST_PASSWORD", password);
+        return r;
+    }
+
+    /** Sets an environment variable for every later command (e.g. another RESTIC_PASSWORD). */
+    public ResticCli env(String name, String value) {
+        env.put(name, value);
+        return this;
+    }
+
     public String version() {
         return run(List.of("version")).strip();
     }
@@ -64,25 +86,30 @@ public final class ResticCli {
     }
 
     /**
-     * {@code restic backup <stashPath> --host <host>} as Stash runs it, with {@code scratch} (which holds the
-     * files below /stash-tmp, e.g. {@code data/snapshot.db}) mounted on /stash-tmp. Returns restic's JSON summary.
+     * {@code restic backup <stashPath> --host <host>} as Stash runs it, with {@code scratch} mounted on Stash's
+     * directory: /stash-tmp (scratch holds what is below it, e.g. {@code data/snapshot.db}), or
+     * /stash-interim-volume, the Elasticsearch add-on's interim volume (scratch holds {@code data/…}). Returns
+     * restic's JSON lines (the summary among them).
      */
     public String backupStash(Path scratch, String stashPath, String host, String... more) {
-        if (!stashPath.startsWith("/stash-tmp/")) {
-            throw new IllegalArgumentException("only paths under /stash-tmp");
+        String mount = stashPath.startsWith("/stash-tmp/") ? "/stash-tmp"
+                : stashPath.startsWith("/stash-interim-volume/") ? "/stash-interim-volume" : null;
+        if (mount == null) {
+            throw new IllegalArgumentException("only paths under /stash-tmp or /stash-interim-volume");
         }
         try {
-            Files.createDirectories(Path.of("/stash-tmp"));
+            Files.createDirectories(Path.of(mount));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        StringBuilder cmd = new StringBuilder("mount --bind \"$SCRATCH\" /stash-tmp && exec \"$RESTIC\" -r \"$REPO\" "
+        StringBuilder cmd = new StringBuilder("mount --bind \"$SCRATCH\" \"$MOUNT\" && exec \"$RESTIC\" -r \"$REPO\" "
                 + "backup \"$STASH_PATH\" --host \"$HOST\" --json --quiet");
         for (String m : more) {
             cmd.append(" '").append(m.replace("'", "'\\''")).append("'");
         }
         Map<String, String> e = new HashMap<>(env);
         e.put("SCRATCH", scratch.toString());
+        e.put("MOUNT", mount);
         e.put("RESTIC", binary);
         e.put("REPO", repo);
         e.put("STASH_PATH", stashPath);

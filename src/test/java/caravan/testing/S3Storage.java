@@ -28,6 +28,16 @@ public final class S3Storage implements StorageServer {
                 : "s3: {endpoint: \"%s\", bucket: %s, prefix: \"%s\", region: us-east-1}".formatted(s3.endpoint(), bucket, prefix);
     }
 
+    /** S3Proxy's endpoint (for backend.b2 too: B2's S3-compatible API). */
+    public String endpoint() {
+        return s3.endpoint();
+    }
+
+    /** True for backend.b2. */
+    public boolean b2() {
+        return b2;
+    }
+
     @Override
     public Map<String, String> secret() {
         return b2 ? Map.of("B2_ACCOUNT_ID", S3ProxyServer.ACCESS_KEY, "B2_ACCOUNT_KEY", S3ProxyServer.SECRET_KEY,

@@ -3,7 +3,6 @@ package caravan.restic.stash;
 import caravan.repository.Backend;
 import caravan.repository.SnapshotManifest;
 import caravan.restic.BlobRef;
-import caravan.restic.BlobType;
 import caravan.restic.Layout;
 import caravan.restic.ResticRepository;
 import caravan.restic.data.FileContent;
@@ -39,9 +38,11 @@ public final class ResticSource implements AutoCloseable {
     private final ResticRepository repo;
     /** Object key ("<snapshot id>:<path>") → its file node, as found when the manifest was made. */
     private final Map<String, Node> nodes = new ConcurrentHashMap<>();
+    private final ReadBack readBack;
 
     private ResticSource(ResticRepository repo) {
         this.repo = repo;
+        this.readBack = new ReadBack(repo);
     }
 
     /** A damaged or unreadable snapshot file, listed as such. */
@@ -243,48 +244,12 @@ public final class ResticSource implements AutoCloseable {
     }
 
     /**
-     * Reads every blob of a snapshot (every tree, every file's content, each checked as on restore), like
-     * {@code restic check --read-data} for that snapshot. Null when sound, else what is damaged (up to 5 items).
+     * Reads every blob of a snapshot (every tree, every file's content, each checked as on restore) and checks
+     * the header of every pack they are in against the index, like {@code restic check --read-data} for that
+     * snapshot. Null when sound, else what is damaged (up to 5 items).
      */
     public String verify(SnapshotManifest m) {
-        String id = String.valueOf(m.metadata.get(RESTIC_ID));
-        List<String> problems = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        try {
-            walk(Snapshot.load(repo, id).tree(), "", problems, seen);
-        } catch (IOException | RuntimeException e) {
-            problems.add(e.getMessage());
-        }
-        return problems.isEmpty() ? null : problems.size() + " damaged: " + String.join("; ",
-                problems.subList(0, Math.min(5, problems.size())));
-    }
-
-    private void walk(String treeId, String path, List<String> problems, Set<String> seen) {
-        if (!seen.add(treeId)) {
-            return;
-        }
-        Tree t;
-        try {
-            t = Tree.load(repo, treeId);
-        } catch (IOException | RuntimeException e) {
-            problems.add("tree " + path + "/: " + e.getMessage());
-            return;
-        }
-        for (Node n : t.nodes()) {
-            if (n.isDir() && n.subtree() != null) {
-                walk(n.subtree(), path + "/" + n.name(), problems, seen);
-            } else if (n.isFile()) {
-                for (String b : n.content()) {
-                    if (seen.add(b)) {
-                        try {
-                            repo.loadBlob(b, BlobType.DATA);
-                        } catch (IOException | RuntimeException e) {
-                            problems.add("file " + path + "/" + n.name() + ": " + e.getMessage());
-                        }
-                    }
-                }
-            }
-        }
+        return readBack.verify(String.valueOf(m.metadata.get(RESTIC_ID)));
     }
 
     @Override
