@@ -155,7 +155,12 @@ shell_restore() { # download, decompress, etcdctl snapshot restore
     | zstd -q -d -o "$work/shr.db" && \
     etcdctl snapshot restore "$work/shr.db" --data-dir "$work/shr-$1" >/dev/null 2>&1 && rm -f "$work/shr.db"
 }
-export -f save shell_backup restic_backup shell_restore
+floor_download() { # the restore floor's first half: GET of the object Caravan stored, into a file
+  local key; key=$(cd "$work/s3/bench" && find . -name '*.zst.enc' -printf '%P\n' | head -1)
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    "$s3/bench/$key" -o "$work/download.enc" && rm -f "$work/download.enc"
+}
+export -f save shell_backup restic_backup shell_restore floor_download
 export C s3 work
 
 # the warm JVM: Camel started once, one inline backup per request, as the operator runs them
@@ -180,6 +185,7 @@ for r in $(seq 1 "$rounds"); do
   timed caravan-s3 "${caravan[@]}" run -f "$work/m" --backup to-s3
   timed caravan-local "${caravan[@]}" run -f "$work/m" --backup to-local
   warm
+  timed floor-download bash -c floor_download
   timed floor-restore etcdctl snapshot restore "$work/floor.db" --data-dir "$work/floor-restored-$r"
   timed shell-restore bash -c "shell_restore $r"
   timed caravan-restore "${caravan[@]}" run -f "$work/m" --restore "from-s3-$r"
@@ -201,6 +207,8 @@ print("\netcd snapshot: %.1f MiB (%s MiB loaded); Caravan stores %.1f MiB (zstd-
       % (size / 2**20, mib, stored / 2**20, len(secs["floor-save"])))
 print("| operation | seconds | MiB/s | × floor | peak RSS MiB (largest process) | peak RSS MiB (own process: Caravan's JVM) |")
 print("|---|---:|---:|---:|---:|---:|")
+# the issue's restore floor: download (GET of Caravan's stored object) + etcdctl snapshot restore, medians added
+secs["floor-download+restore"] = [statistics.median(secs["floor-download"]) + statistics.median(secs["floor-restore"])]
 def row(label, name, floor):
     s = secs[name]; m = statistics.median(s); f = statistics.median(secs[floor])
     r = statistics.median(rss[name]) / 1024 if name in rss else float("nan")
@@ -212,10 +220,12 @@ row("restic backup of the saved snapshot → S3 (what Stash runs)", "restic", "f
 row("caravan backup → S3, CLI (cold JVM)", "caravan-s3", "floor-save")
 row("caravan backup → local dir, CLI (cold JVM)", "caravan-local", "floor-save")
 row("caravan backup → S3, warm JVM (inline, as the operator)", "caravan-warm", "floor-save")
-row("etcdctl snapshot restore (floor)", "floor-restore", "floor-restore")
-row("shell: GET, unzstd, etcdctl snapshot restore", "shell-restore", "floor-restore")
-row("caravan restore ← S3 (download, verify, restore)", "caravan-restore", "floor-restore")
-row("caravan restore ← S3, 3 members (one download)", "caravan-restore-3", "floor-restore")
+row("GET of Caravan's stored object", "floor-download", "floor-download+restore")
+row("etcdctl snapshot restore", "floor-restore", "floor-download+restore")
+row("download + etcdctl snapshot restore (restore floor: the two medians added)", "floor-download+restore", "floor-download+restore")
+row("shell: GET, unzstd, etcdctl snapshot restore", "shell-restore", "floor-download+restore")
+row("caravan restore ← S3 (download, verify, restore)", "caravan-restore", "floor-download+restore")
+row("caravan restore ← S3, 3 members (one download)", "caravan-restore-3", "floor-download+restore")
 PY
 echo
 echo "phases of the last S3 backup and restore (from their logs):"
