@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * else the {@code s3ApiUrl} that B2's {@code b2_authorize_account} returns for the key. Only the S3 path
  * is tested (against S3Proxy): no B2 emulator exists, so the authorize call has never met a server here.
  */
-public final class B2Backend implements Backend {
+public final class B2Backend implements Backend, Paged {
     static final String AUTHORIZE = "https://api.backblazeb2.com/b2api/v3/b2_authorize_account";
     private static final Pattern REGION = Pattern.compile("s3\\.([a-z0-9-]+)\\.backblazeb2\\.com");
     private final S3Backend s3;
@@ -127,6 +127,11 @@ public final class B2Backend implements Backend {
     @Override
     public InputStream open(String key, long offset, long length) throws IOException {
         return s3.open(key, offset, length);
+    }
+
+    @Override
+    public void pageSize(int n) {
+        s3.pageSize(n);
     }
 
     @Override

@@ -44,7 +44,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code CA_CERT_DATA} apply, and bound in the Camel registry for the camel-aws2-s3 endpoint that streams
  * downloads. Uploads use the client directly (see {@link #store}).
  */
-public final class S3Backend implements Backend {
+public final class S3Backend implements Backend, Paged {
     private static final AtomicInteger IDS = new AtomicInteger();
 
     /**
@@ -63,6 +63,7 @@ public final class S3Backend implements Backend {
     private final String bucket;
     private final String prefix;
     private final Settings settings;
+    private volatile int pageSize = 1000;
 
     private S3Backend(CamelContext camel, S3Client client, String bucket, String prefix, Settings settings) {
         this.camel = camel;
@@ -384,6 +385,11 @@ public final class S3Backend implements Backend {
     }
 
     @Override
+    public void pageSize(int n) {
+        pageSize = n;
+    }
+
+    @Override
     public boolean createExclusive(String key, byte[] content) throws IOException {
         try {
             String md5 = java.util.Base64.getEncoder().encodeToString(md5(content));
@@ -439,7 +445,7 @@ public final class S3Backend implements Backend {
         String p = fullKey(keyPrefix);
         int strip = prefix.isEmpty() ? 0 : prefix.length() + 1;
         List<ObjectInfo> out = new ArrayList<>();
-        for (S3Object o : client.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(p)).contents()) {
+        for (S3Object o : client.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(p).maxKeys(pageSize)).contents()) {
             out.add(new ObjectInfo(o.key().substring(strip), o.size(), o.lastModified()));
         }
         return out;

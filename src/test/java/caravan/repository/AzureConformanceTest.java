@@ -9,7 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** backend.azure against Azurite, which checks Shared Key signatures. */
-class AzureConformanceTest extends BackendConformanceTest {
+class AzureConformanceTest extends HttpBackendConformanceTest {
     @Override
     StorageServer startServer(Path dir) {
         return AzuriteServer.start(dir);

@@ -11,7 +11,7 @@ import java.util.Map;
  * backend.gcs against fake-gcs-server. It checks no credential, so the wrong credential here is a key that
  * is no service account key: what can be tested without Google is that Caravan names the Secret key.
  */
-class GcsConformanceTest extends BackendConformanceTest {
+class GcsConformanceTest extends HttpBackendConformanceTest {
     @Override
     StorageServer startServer(Path dir) {
         return FakeGcsServer.start(dir);

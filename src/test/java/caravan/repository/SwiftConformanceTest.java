@@ -31,7 +31,7 @@ import static org.awaitility.Awaitility.await;
  * segments a killed upload leaves in {@code <container>_segments}, which abandonUploads removes, nested
  * manifests, and a restic repository Stash made on Swift.
  */
-class SwiftConformanceTest extends BackendConformanceTest {
+class SwiftConformanceTest extends HttpBackendConformanceTest {
     @Override
     StorageServer startServer(Path dir) {
         return SwiftServer.start(dir, SwiftServer.Auth.TEMPAUTH);

@@ -1,0 +1,464 @@
+package caravan.testing;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+
+/**
+ * A fault-injecting HTTP/1.1 proxy on a loopback port in front of a real storage server: it forwards every
+ * request and can, for the n-th request matching a method and a pattern, answer a status itself (a 503, a
+ * 400) or forward it and then drop the connection without the answer (a lost reply: the server did the
+ * work, the client never hears it). It counts requests and the most in flight at once, and can hold every
+ * request after one that matches (a client frozen at a known point). A match is looked for in the decoded
+ * request target and in a small body (so a REST pointer's key is found).
+ * <p>
+ * Hand-written over sockets, because it must drop a connection after the server answered, which no proxy
+ * library here offers. Bodies are buffered (tests send at most a few 16 MiB parts through it); the server
+ * side is one connection per request ({@code Connection: close}); {@code Expect: 100-continue} is answered
+ * here; the server's own address in response headers (a GCS upload session's Location, a Swift storage URL)
+ * is rewritten to the proxy's.
+ */
+public final class FaultProxy implements AutoCloseable {
+    public record Seen(String method, String target, int status, boolean faulted) {
+    }
+
+    private enum Kind { RESPOND, LOSE_REPLY }
+
+    private static final class Rule {
+        final Pattern method;
+        final Pattern match;
+        final int nth;
+        final Kind kind;
+        final int status;
+        final AtomicInteger hits = new AtomicInteger();
+        final AtomicInteger fired = new AtomicInteger();
+
+        Rule(String method, String match, int nth, Kind kind, int status) {
+            this.method = Pattern.compile(method);
+            this.match = Pattern.compile(match);
+            this.nth = nth;
+            this.kind = kind;
+            this.status = status;
+        }
+    }
+
+    /** What a fault did: how many requests matched, and whether it fired. */
+    public static final class Fault {
+        private final Rule rule;
+
+        private Fault(Rule rule) {
+            this.rule = rule;
+        }
+
+        public int matched() {
+            return rule.hits.get();
+        }
+
+        public boolean fired() {
+            return rule.fired.get() > 0;
+        }
+    }
+
+    private final ServerSocket server;
+    private final String upstreamHost;
+    private final int upstreamPort;
+    private final List<Rule> rules = new CopyOnWriteArrayList<>();
+    private final List<Seen> seen = new CopyOnWriteArrayList<>();
+    private final List<Socket> clients = new CopyOnWriteArrayList<>();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger maxInFlight = new AtomicInteger();
+    private final AtomicInteger held = new AtomicInteger();
+    private final ExecutorService pool = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "fault-proxy");
+        t.setDaemon(true);
+        return t;
+    });
+    private volatile Pattern holdAfter;
+    private volatile Pattern holdUnless;
+    private volatile boolean holding;
+    private volatile boolean closed;
+
+    private FaultProxy(String upstreamHost, int upstreamPort) throws IOException {
+        this.upstreamHost = upstreamHost;
+        this.upstreamPort = upstreamPort;
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        pool.submit(this::accept);
+    }
+
+    /** A proxy in front of {@code host:port} (loopback). */
+    public static FaultProxy start(String host, int port) {
+        try {
+            return new FaultProxy(host, port);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    /** {@code text} with every {@code 127.0.0.1:<server port>} (and localhost) pointed at the proxy. */
+    public String rewrite(String text) {
+        return text.replace("127.0.0.1:" + upstreamPort, "127.0.0.1:" + port())
+                .replace("localhost:" + upstreamPort, "127.0.0.1:" + port());
+    }
+
+    /** The {@code nth} (1-based) request matching is answered {@code status} by the proxy, not forwarded. */
+    public Fault answer(String method, String match, int nth, int status) {
+        Rule r = new Rule(method, match, nth, Kind.RESPOND, status);
+        rules.add(r);
+        return new Fault(r);
+    }
+
+    /** Every request matching, from the {@code nth} on, is answered {@code status} by the proxy. */
+    public Fault answerAll(String method, String match, int status) {
+        Rule r = new Rule(method, match, -1, Kind.RESPOND, status);
+        rules.add(r);
+        return new Fault(r);
+    }
+
+    /** The {@code nth} request matching is forwarded and answered by the server, then its connection dropped. */
+    public Fault loseReply(String method, String match, int nth) {
+        Rule r = new Rule(method, match, nth, Kind.LOSE_REPLY, 0);
+        rules.add(r);
+        return new Fault(r);
+    }
+
+    /**
+     * Once a request matching {@code match} and not {@code unless} has been answered, every later request
+     * waits for {@link #release()}.
+     */
+    public void holdAfter(String match, String unless) {
+        holdUnless = Pattern.compile(unless);
+        holdAfter = Pattern.compile(match);
+    }
+
+    /** The requests waiting because of {@link #holdAfter}. */
+    public int held() {
+        return held.get();
+    }
+
+    public synchronized void release() {
+        holdAfter = null;
+        holding = false;
+        notifyAll();
+    }
+
+    /** Forgets the faults and the counts. */
+    public void reset() {
+        rules.clear();
+        seen.clear();
+        maxInFlight.set(0);
+        release();
+    }
+
+    public List<Seen> seen() {
+        return List.copyOf(seen);
+    }
+
+    /** The requests seen (forwarded or answered here) whose method and decoded target match. */
+    public long count(String method, String target) {
+        Pattern m = Pattern.compile(method);
+        Pattern t = Pattern.compile(target);
+        return seen.stream().filter(s -> m.matcher(s.method()).matches() && t.matcher(s.target()).find()).count();
+    }
+
+    /** The most requests in flight at once since the last {@link #reset()}. */
+    public int maxInFlight() {
+        return maxInFlight.get();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        release();
+        try {
+            server.close();
+        } catch (IOException e) {
+            // closing
+        }
+        for (Socket s : clients) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing
+            }
+        }
+        pool.shutdownNow();
+    }
+
+    // ------------------------------------------------------------------ serving
+
+    private void accept() {
+        while (!closed) {
+            try {
+                Socket s = server.accept();
+                clients.add(s);
+                pool.submit(() -> serve(s));
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private record Message(String first, List<String[]> headers, byte[] body) {
+        String header(String name) {
+            for (String[] h : headers) {
+                if (h[0].equalsIgnoreCase(name)) {
+                    return h[1];
+                }
+            }
+            return null;
+        }
+    }
+
+    private void serve(Socket client) {
+        try (client; InputStream in = new BufferedInputStream(client.getInputStream());
+             OutputStream out = client.getOutputStream()) {
+            while (!closed) {
+                List<String> head = readHead(in);
+                if (head == null) {
+                    return;
+                }
+                String[] rl = head.get(0).split(" ", 3);
+                String method = rl[0];
+                String target = rl.length > 1 ? rl[1] : "/";
+                List<String[]> headers = parseHeaders(head);
+                Message probe = new Message(head.get(0), headers, null);
+                if ("100-continue".equalsIgnoreCase(probe.header("Expect"))) {
+                    out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                    out.flush();
+                }
+                byte[] body = readBody(in, probe, true);
+                if (!exchange(method, target, new Message(head.get(0), headers, body), out)
+                        || "close".equalsIgnoreCase(probe.header("Connection"))) {
+                    return;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // the client went away, or the proxy closed
+        } finally {
+            clients.remove(client);
+        }
+    }
+
+    /** One request; false when the connection must end. */
+    private boolean exchange(String method, String target, Message req, OutputStream out) throws IOException {
+        int now = inFlight.incrementAndGet();
+        maxInFlight.accumulateAndGet(now, Math::max);
+        try {
+            waitWhileHolding();
+            String decoded;
+            try {
+                decoded = URLDecoder.decode(target.replace("+", "%2B"), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                decoded = target;
+            }
+            String text = decoded + (req.body().length <= 1 << 20 ? "\n" + new String(req.body(), StandardCharsets.ISO_8859_1) : "");
+            Rule rule = null;
+            for (Rule r : rules) {
+                if (r.method.matcher(method).matches() && r.match.matcher(text).find()) {
+                    int hit = r.hits.incrementAndGet();
+                    if (r.nth < 0 || hit == r.nth) {
+                        rule = r;
+                        r.fired.incrementAndGet();
+                        break;
+                    }
+                }
+            }
+            if (rule != null && rule.kind == Kind.RESPOND) {
+                seen.add(new Seen(method, decoded, rule.status, true));
+                out.write(("HTTP/1.1 " + rule.status + " Injected Fault\r\nContent-Length: 0\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+                return true;
+            }
+            Message resp = forward(method, target, req);
+            int status = Integer.parseInt(resp.first().split(" ")[1]);
+            if (rule != null) { // LOSE_REPLY: the server answered; the client hears nothing
+                seen.add(new Seen(method, decoded, status, true));
+                return false;
+            }
+            seen.add(new Seen(method, decoded, status, false));
+            StringBuilder b = new StringBuilder(resp.first()).append("\r\n");
+            for (String[] h : resp.headers()) {
+                if (!hopByHop(h[0])) {
+                    b.append(h[0]).append(": ").append(rewrite(h[1])).append("\r\n");
+                }
+            }
+            boolean noBody = method.equals("HEAD") || status == 204 || status == 304;
+            if (!noBody || resp.header("Content-Length") != null) {
+                b.append("Content-Length: ").append(noBody ? resp.header("Content-Length") : resp.body().length).append("\r\n");
+            }
+            b.append("\r\n");
+            out.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
+            if (!noBody) {
+                out.write(resp.body());
+            }
+            out.flush();
+            Pattern h = holdAfter;
+            if (h != null && h.matcher(text).find() && !holdUnless.matcher(text).find()) {
+                holding = true;
+            }
+            return true;
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private synchronized void waitWhileHolding() throws IOException {
+        if (!holding) {
+            return;
+        }
+        held.incrementAndGet();
+        try {
+            while (holding && !closed) {
+                wait(1000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        } finally {
+            held.decrementAndGet();
+        }
+    }
+
+    private Message forward(String method, String target, Message req) throws IOException {
+        try (Socket up = new Socket(upstreamHost, upstreamPort)) {
+            StringBuilder b = new StringBuilder(method).append(' ').append(target).append(" HTTP/1.1\r\n");
+            for (String[] h : req.headers()) {
+                if (!hopByHop(h[0]) && !h[0].equalsIgnoreCase("Expect") && !h[0].equalsIgnoreCase("Upgrade")
+                        && !h[0].equalsIgnoreCase("HTTP2-Settings")) {
+                    b.append(h[0]).append(": ").append(h[1]).append("\r\n");
+                }
+            }
+            if (req.body().length > 0 || req.header("Content-Length") != null || req.header("Transfer-Encoding") != null) {
+                b.append("Content-Length: ").append(req.body().length).append("\r\n");
+            }
+            b.append("Connection: close\r\n\r\n");
+            OutputStream o = up.getOutputStream();
+            o.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
+            o.write(req.body());
+            o.flush();
+            InputStream i = new BufferedInputStream(up.getInputStream());
+            while (true) {
+                List<String> head = readHead(i);
+                if (head == null) {
+                    throw new IOException("the server closed the connection without an answer");
+                }
+                int status = Integer.parseInt(head.get(0).split(" ")[1]);
+                if (status >= 100 && status < 200) {
+                    continue; // 100 Continue and the like
+                }
+                Message probe = new Message(head.get(0), parseHeaders(head), null);
+                boolean noBody = method.equals("HEAD") || status == 204 || status == 304;
+                return new Message(head.get(0), probe.headers(), noBody ? new byte[0] : readBody(i, probe, false));
+            }
+        }
+    }
+
+    private static boolean hopByHop(String name) {
+        String n = name.toLowerCase(Locale.ROOT);
+        return n.equals("connection") || n.equals("keep-alive") || n.equals("transfer-encoding")
+                || n.equals("content-length") || n.equals("proxy-connection") || n.equals("te") || n.equals("trailer");
+    }
+
+    private static List<String[]> parseHeaders(List<String> head) {
+        List<String[]> hs = new ArrayList<>();
+        for (String line : head.subList(1, head.size())) {
+            int c = line.indexOf(':');
+            if (c > 0) {
+                hs.add(new String[] {line.substring(0, c).strip(), line.substring(c + 1).strip()});
+            }
+        }
+        return hs;
+    }
+
+    /** The lines up to the blank one; null at the end of the stream before any. */
+    private static List<String> readHead(InputStream in) throws IOException {
+        List<String> lines = new ArrayList<>();
+        while (true) {
+            String line = readLine(in);
+            if (line == null) {
+                if (lines.isEmpty()) {
+                    return null;
+                }
+                throw new IOException("truncated head");
+            }
+            if (line.isEmpty()) {
+                if (lines.isEmpty()) {
+                    continue;
+                }
+                return lines;
+            }
+            lines.add(line);
+        }
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        int c;
+        while ((c = in.read()) != -1) {
+            if (c == '\n') {
+                byte[] l = b.toByteArray();
+                int n = l.length > 0 && l[l.length - 1] == '\r' ? l.length - 1 : l.length;
+                return new String(l, 0, n, StandardCharsets.ISO_8859_1);
+            }
+            b.write(c);
+        }
+        return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    /** The body: by Content-Length, chunked, or (a response without either) to the end of the stream. */
+    private static byte[] readBody(InputStream in, Message m, boolean request) throws IOException {
+        String te = m.header("Transfer-Encoding");
+        if (te != null && te.toLowerCase(Locale.ROOT).contains("chunked")) {
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            while (true) {
+                String size = readLine(in);
+                if (size == null) {
+                    throw new IOException("truncated chunked body");
+                }
+                int semi = size.indexOf(';');
+                int n = Integer.parseInt((semi < 0 ? size : size.substring(0, semi)).strip(), 16);
+                if (n == 0) {
+                    while (true) { // trailers
+                        String t = readLine(in);
+                        if (t == null || t.isEmpty()) {
+                            return b.toByteArray();
+                        }
+                    }
+                }
+                b.write(in.readNBytes(n));
+                readLine(in);
+            }
+        }
+        String cl = m.header("Content-Length");
+        if (cl != null) {
+            int n = Integer.parseInt(cl.strip());
+            byte[] body = in.readNBytes(n);
+            if (body.length != n) {
+                throw new IOException("truncated body");
+            }
+            return body;
+        }
+        return request ? new byte[0] : in.readAllBytes();
+    }
+}
