@@ -72,6 +72,11 @@ abstract class HttpBackendConformanceTest extends BackendConformanceTest {
         return backend(proxied.repository("r", bucket(), prefix, "s"), proxiedSecret(), new S3Backend.Settings(5L << 20, true));
     }
 
+    /** The 503 a multi-part store hears: its third upload request (a part, a block, a chunk, a segment). */
+    FaultProxy.Fault faultInAStore() {
+        return proxy.answer("PUT|POST", ".", 3, 503);
+    }
+
     @Test
     void aTransientStatusIsRetriedAndTheOperationSucceeds() throws Exception {
         String prefix = prefix("retry");
@@ -88,7 +93,7 @@ abstract class HttpBackendConformanceTest extends BackendConformanceTest {
             }
             // a multi-part store whose third upload request hears 503, and a read whose first request does
             long size = (12L << 20) + 7;
-            FaultProxy.Fault part = proxy.answer("PUT|POST", ".", 3, 503);
+            FaultProxy.Fault part = faultInAStore();
             assertThat(b.store("snapshots/big/blob", TestData.stream(size, 41), () -> { })).isEqualTo(size);
             assertThat(part.fired()).isTrue();
             assertThat(TestData.sha256(direct.open("snapshots/big/blob"))).isEqualTo(TestData.sha256(TestData.stream(size, 41)));

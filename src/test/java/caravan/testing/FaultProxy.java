@@ -271,7 +271,7 @@ public final class FaultProxy implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 decoded = target;
             }
-            String text = decoded + (req.body().length <= 1 << 20 ? "\n" + new String(req.body(), StandardCharsets.ISO_8859_1) : "");
+            String text = decoded + (req.body().length <= 1 << 20 ? "\n" + new String(plain(req), StandardCharsets.ISO_8859_1) : "");
             Rule rule = null;
             for (Rule r : rules) {
                 if (r.method.matcher(method).matches() && r.match.matcher(text).find()) {
@@ -320,6 +320,19 @@ public final class FaultProxy implements AutoCloseable {
             return true;
         } finally {
             inFlight.decrementAndGet();
+        }
+    }
+
+    /** A request's body as sent, gunzipped when it is gzip (google-http-client compresses uploads). */
+    private static byte[] plain(Message req) {
+        String ce = req.header("Content-Encoding");
+        if (ce == null || !ce.toLowerCase(Locale.ROOT).contains("gzip")) {
+            return req.body();
+        }
+        try (InputStream in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(req.body()))) {
+            return in.readNBytes(1 << 20);
+        } catch (IOException e) {
+            return req.body();
         }
     }
 
