@@ -46,10 +46,12 @@ public final class B2Backend implements Backend, Paged {
         if (bucket == null) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
-        // a backup's only concurrent requests are its parallel part uploads: capped at maxConnections
+        // the S3 client's connection pool holds maxConnections (every request of the backend, whichever
+        // thread), and one upload's parallel parts are capped at it too
         int maxConnections = BackendSupport.maxConnections(spec, where, Integer.MAX_VALUE);
         settings = new S3Backend.Settings(settings.partSize(), settings.autoCreateBucket(),
                 Math.min(settings.uploadConcurrency(), maxConnections));
+        int pool = maxConnections == Integer.MAX_VALUE ? 0 : maxConnections;
         String keyId = BackendSupport.required(secret, "B2_ACCOUNT_ID", where);
         String key = BackendSupport.required(secret, "B2_ACCOUNT_KEY", where);
         String endpoint = BackendSupport.text(secret, "B2_ENDPOINT");
@@ -66,7 +68,7 @@ public final class B2Backend implements Backend, Paged {
         }
         String prefix = BackendSupport.trimSlashes(BackendSupport.field(spec, "prefix"));
         try {
-            return new B2Backend(S3Backend.create(camel, endpoint, bucket, prefix, region, false, s3Secret, where, settings),
+            return new B2Backend(S3Backend.create(camel, endpoint, bucket, prefix, region, false, s3Secret, where, settings, pool),
                     "b2://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix));
         } catch (CaravanException e) {
             if ("AccessDenied".equals(e.reason())) {

@@ -80,6 +80,13 @@ public final class S3Backend implements Backend, Paged {
      */
     public static S3Backend create(CamelContext camel, String endpoint, String bucket, String prefix, String region,
                                    boolean insecureTls, Map<String, byte[]> secret, String where, Settings settings) {
+        return create(camel, endpoint, bucket, prefix, region, insecureTls, secret, where, settings, 0);
+    }
+
+    /** As above, with a connection pool of {@code maxConnections} (0: the SDK's default, 50). */
+    static S3Backend create(CamelContext camel, String endpoint, String bucket, String prefix, String region,
+                            boolean insecureTls, Map<String, byte[]> secret, String where, Settings settings,
+                            int maxConnections) {
         if (bucket == null || bucket.isBlank()) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
@@ -102,7 +109,7 @@ public final class S3Backend implements Backend, Paged {
         }
 
         S3Client client = S3Client.builder()
-                .httpClient(httpClient(secret.get("CA_CERT_DATA"), insecureTls, where))
+                .httpClient(httpClient(secret.get("CA_CERT_DATA"), insecureTls, where, maxConnections))
                 .region(Region.of(region == null || region.isBlank() ? "us-east-1" : region))
                 .credentialsProvider(credentials)
                 .forcePathStyle(!aws)
@@ -125,8 +132,12 @@ public final class S3Backend implements Backend, Paged {
         return backend;
     }
 
-    private static SdkHttpClient httpClient(byte[] caCert, boolean insecureTls, String where) {
+    private static SdkHttpClient httpClient(byte[] caCert, boolean insecureTls, String where, int maxConnections) {
         ApacheHttpClient.Builder b = ApacheHttpClient.builder();
+        if (maxConnections > 0) {
+            // a request waits for one of the pool's connections as long as a part may take to upload
+            b.maxConnections(maxConnections).connectionAcquisitionTimeout(java.time.Duration.ofMinutes(10));
+        }
         if (insecureTls) {
             return b.buildWithDefaults(AttributeMap.builder()
                     .put(SdkHttpConfigurationOption.TRUST_ALL_CERTIFICATES, true).build());

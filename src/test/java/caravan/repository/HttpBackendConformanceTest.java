@@ -205,7 +205,7 @@ abstract class HttpBackendConformanceTest extends BackendConformanceTest {
                 .add(proxied.repository("repo", bucket(), prefix, "repo-secret"))
                 .add(Fixture.backupConfiguration("backup-a", "repo", "etcd", 10, "")).writeTo(proxiedDir);
         // every request after the one that creates the in-progress marker waits: the backup is frozen there
-        proxy.holdAfter(Pattern.quote("/" + SnapshotStore.IN_PROGRESS), "\\.claims/|caravan-claim\n");
+        proxy.holdAfter("PUT|POST", Pattern.quote("/" + SnapshotStore.IN_PROGRESS), "\\.claims/|caravan-claim\n");
         Cli.Running run = Cli.start(List.of(), cliArgs(proxiedDir, "run", "--backup", "backup-a").toArray(String[]::new));
         try {
             await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(50))

@@ -91,6 +91,7 @@ public final class FaultProxy implements AutoCloseable {
     });
     private volatile Pattern holdAfter;
     private volatile Pattern holdUnless;
+    private volatile Pattern holdMethod;
     private volatile boolean holding;
     private volatile boolean closed;
 
@@ -142,10 +143,11 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     /**
-     * Once a request matching {@code match} and not {@code unless} has been answered, every later request
-     * waits for {@link #release()}.
+     * Once a request of {@code method} matching {@code match} and not {@code unless} has been answered, every
+     * later request waits for {@link #release()}.
      */
-    public void holdAfter(String match, String unless) {
+    public void holdAfter(String method, String match, String unless) {
+        holdMethod = Pattern.compile(method);
         holdUnless = Pattern.compile(unless);
         holdAfter = Pattern.compile(match);
     }
@@ -314,7 +316,7 @@ public final class FaultProxy implements AutoCloseable {
             }
             out.flush();
             Pattern h = holdAfter;
-            if (h != null && h.matcher(text).find() && !holdUnless.matcher(text).find()) {
+            if (h != null && holdMethod.matcher(method).matches() && h.matcher(text).find() && !holdUnless.matcher(text).find()) {
                 holding = true;
             }
             return true;
