@@ -149,7 +149,7 @@ public final class AzureBackend implements Backend, Paged {
                 throw e;
             }
             throw new CaravanException("BackendUnavailable", where + ": cannot reach the blob service"
-                    + " (AZURE_ENDPOINT when set): " + e.getMessage(), e);
+                    + " (AZURE_ENDPOINT when set): " + BackendSupport.describe(e), e);
         }
     }
 
