@@ -1,7 +1,6 @@
 package caravan.testing;
 
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,7 +10,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -220,36 +218,25 @@ public final class FaultProxy implements AutoCloseable {
         }
     }
 
-    private record Message(String first, List<String[]> headers, byte[] body) {
-        String header(String name) {
-            for (String[] h : headers) {
-                if (h[0].equalsIgnoreCase(name)) {
-                    return h[1];
-                }
-            }
-            return null;
-        }
-    }
-
     private void serve(Socket client) {
         try (client; InputStream in = new BufferedInputStream(client.getInputStream());
              OutputStream out = client.getOutputStream()) {
             while (!closed) {
-                List<String> head = readHead(in);
+                List<String> head = HttpMessage.readHead(in);
                 if (head == null) {
                     return;
                 }
                 String[] rl = head.get(0).split(" ", 3);
                 String method = rl[0];
                 String target = rl.length > 1 ? rl[1] : "/";
-                List<String[]> headers = parseHeaders(head);
-                Message probe = new Message(head.get(0), headers, null);
+                List<String[]> headers = HttpMessage.parseHeaders(head);
+                HttpMessage probe = new HttpMessage(head.get(0), headers, null);
                 if ("100-continue".equalsIgnoreCase(probe.header("Expect"))) {
                     out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
                     out.flush();
                 }
-                byte[] body = readBody(in, probe, true);
-                if (!exchange(method, target, new Message(head.get(0), headers, body), out)
+                byte[] body = HttpMessage.readBody(in, probe, true);
+                if (!exchange(method, target, new HttpMessage(head.get(0), headers, body), out)
                         || "close".equalsIgnoreCase(probe.header("Connection"))) {
                     return;
                 }
@@ -262,7 +249,7 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     /** One request; false when the connection must end. */
-    private boolean exchange(String method, String target, Message req, OutputStream out) throws IOException {
+    private boolean exchange(String method, String target, HttpMessage req, OutputStream out) throws IOException {
         int now = inFlight.incrementAndGet();
         maxInFlight.accumulateAndGet(now, Math::max);
         try {
@@ -292,7 +279,7 @@ public final class FaultProxy implements AutoCloseable {
                 out.flush();
                 return true;
             }
-            Message resp = forward(method, target, req);
+            HttpMessage resp = forward(method, target, req);
             int status = Integer.parseInt(resp.first().split(" ")[1]);
             if (rule != null) { // LOSE_REPLY: the server answered; the client hears nothing
                 seen.add(new Seen(method, decoded, status, true));
@@ -301,7 +288,7 @@ public final class FaultProxy implements AutoCloseable {
             seen.add(new Seen(method, decoded, status, false));
             StringBuilder b = new StringBuilder(resp.first()).append("\r\n");
             for (String[] h : resp.headers()) {
-                if (!hopByHop(h[0])) {
+                if (!HttpMessage.hopByHop(h[0])) {
                     b.append(h[0]).append(": ").append(rewrite(h[1])).append("\r\n");
                 }
             }
@@ -326,7 +313,7 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     /** A request's body as sent, gunzipped when it is gzip (google-http-client compresses uploads). */
-    private static byte[] plain(Message req) {
+    private static byte[] plain(HttpMessage req) {
         String ce = req.header("Content-Encoding");
         if (ce == null || !ce.toLowerCase(Locale.ROOT).contains("gzip")) {
             return req.body();
@@ -355,11 +342,11 @@ public final class FaultProxy implements AutoCloseable {
         }
     }
 
-    private Message forward(String method, String target, Message req) throws IOException {
+    private HttpMessage forward(String method, String target, HttpMessage req) throws IOException {
         try (Socket up = new Socket(upstreamHost, upstreamPort)) {
             StringBuilder b = new StringBuilder(method).append(' ').append(target).append(" HTTP/1.1\r\n");
             for (String[] h : req.headers()) {
-                if (!hopByHop(h[0]) && !h[0].equalsIgnoreCase("Expect") && !h[0].equalsIgnoreCase("Upgrade")
+                if (!HttpMessage.hopByHop(h[0]) && !h[0].equalsIgnoreCase("Expect") && !h[0].equalsIgnoreCase("Upgrade")
                         && !h[0].equalsIgnoreCase("HTTP2-Settings")) {
                     b.append(h[0]).append(": ").append(h[1]).append("\r\n");
                 }
@@ -374,7 +361,7 @@ public final class FaultProxy implements AutoCloseable {
             o.flush();
             InputStream i = new BufferedInputStream(up.getInputStream());
             while (true) {
-                List<String> head = readHead(i);
+                List<String> head = HttpMessage.readHead(i);
                 if (head == null) {
                     throw new IOException("the server closed the connection without an answer");
                 }
@@ -382,98 +369,10 @@ public final class FaultProxy implements AutoCloseable {
                 if (status >= 100 && status < 200) {
                     continue; // 100 Continue and the like
                 }
-                Message probe = new Message(head.get(0), parseHeaders(head), null);
+                HttpMessage probe = new HttpMessage(head.get(0), HttpMessage.parseHeaders(head), null);
                 boolean noBody = method.equals("HEAD") || status == 204 || status == 304;
-                return new Message(head.get(0), probe.headers(), noBody ? new byte[0] : readBody(i, probe, false));
+                return new HttpMessage(head.get(0), probe.headers(), noBody ? new byte[0] : HttpMessage.readBody(i, probe, false));
             }
         }
-    }
-
-    private static boolean hopByHop(String name) {
-        String n = name.toLowerCase(Locale.ROOT);
-        return n.equals("connection") || n.equals("keep-alive") || n.equals("transfer-encoding")
-                || n.equals("content-length") || n.equals("proxy-connection") || n.equals("te") || n.equals("trailer");
-    }
-
-    private static List<String[]> parseHeaders(List<String> head) {
-        List<String[]> hs = new ArrayList<>();
-        for (String line : head.subList(1, head.size())) {
-            int c = line.indexOf(':');
-            if (c > 0) {
-                hs.add(new String[] {line.substring(0, c).strip(), line.substring(c + 1).strip()});
-            }
-        }
-        return hs;
-    }
-
-    /** The lines up to the blank one; null at the end of the stream before any. */
-    private static List<String> readHead(InputStream in) throws IOException {
-        List<String> lines = new ArrayList<>();
-        while (true) {
-            String line = readLine(in);
-            if (line == null) {
-                if (lines.isEmpty()) {
-                    return null;
-                }
-                throw new IOException("truncated head");
-            }
-            if (line.isEmpty()) {
-                if (lines.isEmpty()) {
-                    continue;
-                }
-                return lines;
-            }
-            lines.add(line);
-        }
-    }
-
-    private static String readLine(InputStream in) throws IOException {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        int c;
-        while ((c = in.read()) != -1) {
-            if (c == '\n') {
-                byte[] l = b.toByteArray();
-                int n = l.length > 0 && l[l.length - 1] == '\r' ? l.length - 1 : l.length;
-                return new String(l, 0, n, StandardCharsets.ISO_8859_1);
-            }
-            b.write(c);
-        }
-        return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
-    }
-
-    /** The body: by Content-Length, chunked, or (a response without either) to the end of the stream. */
-    private static byte[] readBody(InputStream in, Message m, boolean request) throws IOException {
-        String te = m.header("Transfer-Encoding");
-        if (te != null && te.toLowerCase(Locale.ROOT).contains("chunked")) {
-            ByteArrayOutputStream b = new ByteArrayOutputStream();
-            while (true) {
-                String size = readLine(in);
-                if (size == null) {
-                    throw new IOException("truncated chunked body");
-                }
-                int semi = size.indexOf(';');
-                int n = Integer.parseInt((semi < 0 ? size : size.substring(0, semi)).strip(), 16);
-                if (n == 0) {
-                    while (true) { // trailers
-                        String t = readLine(in);
-                        if (t == null || t.isEmpty()) {
-                            return b.toByteArray();
-                        }
-                    }
-                }
-                b.write(in.readNBytes(n));
-                readLine(in);
-            }
-        }
-        String cl = m.header("Content-Length");
-        if (cl != null) {
-            int n = Integer.parseInt(cl.strip());
-            byte[] body = in.readNBytes(n);
-            if (body.length != n) {
-                throw new IOException("truncated body");
-            }
-            return body;
-        }
-        return request ? new byte[0] : in.readAllBytes();
     }
 }
