@@ -46,7 +46,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * checks its bytes), then the block list is committed: only the commit makes (or replaces) the blob, so a
  * failure before it leaves no object (staged blocks are dropped by the service after a week).
  */
-public final class AzureBackend implements Backend {
+public final class AzureBackend implements Backend, Paged {
     private static final AtomicInteger IDS = new AtomicInteger();
     private final CamelContext camel;
     private final BlobServiceClient service;
@@ -56,6 +56,7 @@ public final class AzureBackend implements Backend {
     private final int blockSize;
     private final String clientId;
     private final String where;
+    private volatile int pageSize = 1000;
 
     private AzureBackend(CamelContext camel, BlobServiceClient service, String account, String container, String prefix,
                          int blockSize, String where) {
@@ -148,7 +149,7 @@ public final class AzureBackend implements Backend {
                 throw e;
             }
             throw new CaravanException("BackendUnavailable", where + ": cannot reach the blob service"
-                    + " (AZURE_ENDPOINT when set): " + e.getMessage(), e);
+                    + " (AZURE_ENDPOINT when set): " + BackendSupport.describe(e), e);
         }
     }
 
@@ -221,6 +222,11 @@ public final class AzureBackend implements Backend {
     }
 
     @Override
+    public void pageSize(int n) {
+        pageSize = n;
+    }
+
+    @Override
     public boolean createExclusive(String key, byte[] content) throws IOException {
         try {
             blob(key).uploadWithResponse(new ByteArrayInputStream(content), content.length, null, null, null,
@@ -278,7 +284,7 @@ public final class AzureBackend implements Backend {
         List<ObjectInfo> out = new ArrayList<>();
         try {
             for (BlobItem b : container.listBlobs(new ListBlobsOptions().setPrefix(name(keyPrefix))
-                    .setMaxResultsPerPage(1000), null)) { // iterating fetches every page
+                    .setMaxResultsPerPage(pageSize), null)) { // iterating fetches every page
                 out.add(new ObjectInfo(b.getName().substring(strip), b.getProperties().getContentLength(),
                         b.getProperties().getLastModified() == null ? null : b.getProperties().getLastModified().toInstant()));
             }

@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * else the {@code s3ApiUrl} that B2's {@code b2_authorize_account} returns for the key. Only the S3 path
  * is tested (against S3Proxy): no B2 emulator exists, so the authorize call has never met a server here.
  */
-public final class B2Backend implements Backend {
+public final class B2Backend implements Backend, Paged {
     static final String AUTHORIZE = "https://api.backblazeb2.com/b2api/v3/b2_authorize_account";
     private static final Pattern REGION = Pattern.compile("s3\\.([a-z0-9-]+)\\.backblazeb2\\.com");
     private final S3Backend s3;
@@ -46,10 +46,12 @@ public final class B2Backend implements Backend {
         if (bucket == null) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
-        // a backup's only concurrent requests are its parallel part uploads: capped at maxConnections
+        // the S3 client's connection pool holds maxConnections (every request of the backend, whichever
+        // thread), and one upload's parallel parts are capped at it too
         int maxConnections = BackendSupport.maxConnections(spec, where, Integer.MAX_VALUE);
         settings = new S3Backend.Settings(settings.partSize(), settings.autoCreateBucket(),
                 Math.min(settings.uploadConcurrency(), maxConnections));
+        int pool = maxConnections == Integer.MAX_VALUE ? 0 : maxConnections;
         String keyId = BackendSupport.required(secret, "B2_ACCOUNT_ID", where);
         String key = BackendSupport.required(secret, "B2_ACCOUNT_KEY", where);
         String endpoint = BackendSupport.text(secret, "B2_ENDPOINT");
@@ -66,7 +68,7 @@ public final class B2Backend implements Backend {
         }
         String prefix = BackendSupport.trimSlashes(BackendSupport.field(spec, "prefix"));
         try {
-            return new B2Backend(S3Backend.create(camel, endpoint, bucket, prefix, region, false, s3Secret, where, settings),
+            return new B2Backend(S3Backend.create(camel, endpoint, bucket, prefix, region, false, s3Secret, where, settings, pool),
                     "b2://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix));
         } catch (CaravanException e) {
             if ("AccessDenied".equals(e.reason())) {
@@ -127,6 +129,11 @@ public final class B2Backend implements Backend {
     @Override
     public InputStream open(String key, long offset, long length) throws IOException {
         return s3.open(key, offset, length);
+    }
+
+    @Override
+    public void pageSize(int n) {
+        s3.pageSize(n);
     }
 
     @Override

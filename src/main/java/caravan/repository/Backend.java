@@ -73,6 +73,22 @@ public interface Backend extends AutoCloseable {
      */
     boolean createExclusive(String key, byte[] content) throws IOException;
 
+    /**
+     * {@link #createExclusive} for content no other writer can have (a sealed manifest, an in-progress marker,
+     * a lock or a sweep claim naming its holder and time, a fresh {@code caravan.json} with its own salt):
+     * when createExclusive finds the object there, it is read back, and content byte-equal to ours is ours.
+     * That is a creation whose reply was lost: the server created the object, the answer went missing (a 5xx
+     * after the commit, a dropped connection), and the client's retry heard 409/412. Every caller in
+     * Caravan creates through this; it is the one place that settles it for every backend.
+     */
+    default boolean createUnique(String key, byte[] content) throws IOException {
+        if (createExclusive(key, content)) {
+            return true;
+        }
+        Optional<byte[]> there = read(key);
+        return there.isPresent() && java.util.Arrays.equals(there.get(), content);
+    }
+
     /** Opens an object for streaming; a missing object is a {@link java.io.FileNotFoundException}. */
     InputStream open(String key) throws IOException;
 

@@ -117,6 +117,24 @@ final class BackendSupport {
         }
     }
 
+    /**
+     * An error's message for a user, one line: a TLS certificate the JVM does not trust says what to do
+     * (CA_CERT_DATA) instead of the PKIX text.
+     */
+    static String describe(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.security.cert.CertPathValidatorException
+                    || t instanceof java.security.cert.CertPathBuilderException
+                    || (t instanceof javax.net.ssl.SSLHandshakeException && t.getMessage() != null
+                    && (t.getMessage().contains("PKIX") || t.getMessage().contains("certificate")))) {
+                return "the server's TLS certificate is not trusted: give the CA certificate that signed it (PEM) as "
+                        + "CA_CERT_DATA in the storage Secret (spec.backend.storageSecretName)";
+            }
+        }
+        String m = e.getMessage();
+        return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse("");
+    }
+
     /** An SSL context over {@link #trustManagers}, or null for the JVM's default. */
     static SSLContext sslContext(Map<String, byte[]> secret, boolean insecure, String where) {
         TrustManager[] tms = trustManagers(secret, insecure, where);

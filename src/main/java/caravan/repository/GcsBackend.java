@@ -40,16 +40,20 @@ import java.util.zip.CRC32C;
  * when the last chunk is finalized, so a failure (never finalized) leaves nothing. The CRC32C of what was
  * sent is then compared with the object's, and its size read back.
  */
-public final class GcsBackend implements Backend {
+public final class GcsBackend implements Backend, Paged {
     private static final String SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
     private final Storage storage;
     private final String bucket;
     private final String prefix;
     private final int chunkSize;
     private final String where;
+    /** maxConnections: the requests in flight at once (each request holds a permit while it runs). */
+    private final java.util.concurrent.Semaphore connections;
+    private int pageSize = 1000;
 
-    private GcsBackend(Storage storage, String bucket, String prefix, int chunkSize, String where) {
+    private GcsBackend(Storage storage, String bucket, String prefix, int chunkSize, String where, int maxConnections) {
         this.storage = storage;
+        this.connections = new java.util.concurrent.Semaphore(maxConnections, true);
         this.bucket = bucket;
         this.prefix = prefix;
         this.chunkSize = chunkSize;
@@ -65,13 +69,17 @@ public final class GcsBackend implements Backend {
         if (bucket == null) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
-        // validated; the client makes one request at a time for a backup (parts in order, one object at a
-        // time), so it never opens more than one connection of a pool of any maxConnections
-        BackendSupport.maxConnections(spec, where, 1);
+        // the JDK transport has no pool to bound (google-http-client's bounded Apache pool blocks for ever, see
+        // transport()), so every request takes one of maxConnections permits while it runs
+        int maxConnections = BackendSupport.maxConnections(spec, where, 16);
         String endpoint = BackendSupport.text(secret, "GOOGLE_STORAGE_ENDPOINT");
         String project = BackendSupport.text(secret, "GOOGLE_PROJECT_ID");
 
         StorageOptions.Builder b = StorageOptions.newBuilder()
+                // transient errors (408, 429, 5xx but 501, network errors) are retried for every call, not only
+                // for those the client deems idempotent: a plain write replaces with the same bytes, and a
+                // conditional create whose reply was lost is settled by Backend.createUnique
+                .setStorageRetryStrategy(com.google.cloud.storage.StorageRetryStrategy.getUniformStorageRetryStrategy())
                 .setCredentials(credentials(secret, endpoint != null, where))
                 .setTransportOptions(HttpTransportOptions.newBuilder()
                         .setHttpTransportFactory(() -> transport(secret, where)).build());
@@ -84,7 +92,7 @@ public final class GcsBackend implements Backend {
         // resumable chunks are multiples of 256 KiB; at most 16 MiB are buffered per upload
         int chunk = (int) Math.min(16L << 20, Math.max(256L << 10, settings.partSize())) & ~((256 << 10) - 1);
         GcsBackend backend = new GcsBackend(b.build().getService(), bucket, BackendSupport.trimSlashes(
-                BackendSupport.field(spec, "prefix")), chunk, where);
+                BackendSupport.field(spec, "prefix")), chunk, where, maxConnections);
         try {
             backend.ensureBucket(settings.autoCreateBucket(), project);
         } catch (RuntimeException e) {
@@ -178,6 +186,30 @@ public final class GcsBackend implements Backend {
         return new CaravanException("BackendUnavailable", where + ": " + e.getCode() + " " + e.getMessage(), e);
     }
 
+    @Override
+    public void pageSize(int n) {
+        pageSize = n;
+    }
+
+    private interface Call<T> {
+        T run() throws IOException;
+    }
+
+    /** Runs one request while holding a maxConnections permit. */
+    private <T> T limited(Call<T> call) throws IOException {
+        try {
+            connections.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted");
+        }
+        try {
+            return call.run();
+        } finally {
+            connections.release();
+        }
+    }
+
     private BlobId id(String key) {
         return BlobId.of(bucket, prefix.isEmpty() ? key : prefix + "/" + key);
     }
@@ -201,7 +233,7 @@ public final class GcsBackend implements Backend {
         long total = 0;
         byte[] buf = new byte[1 << 20];
         check.run();
-        WriteChannel w = storage.writer(BlobInfo.newBuilder(id).setContentType("application/octet-stream").build());
+        WriteChannel w = limited(() -> storage.writer(BlobInfo.newBuilder(id).setContentType("application/octet-stream").build()));
         try {
             w.setChunkSize(chunkSize);
             long sinceCheck = 0;
@@ -209,7 +241,7 @@ public final class GcsBackend implements Backend {
                 crc.update(buf, 0, r);
                 ByteBuffer bb = ByteBuffer.wrap(buf, 0, r);
                 while (bb.hasRemaining()) {
-                    w.write(bb);
+                    limited(() -> w.write(bb)); // a full chunk is one request
                 }
                 total += r;
                 if ((sinceCheck += r) >= chunkSize) {
@@ -218,16 +250,19 @@ public final class GcsBackend implements Backend {
                 }
             }
             check.run();
-            w.close(); // finalizes: only now does the object exist
+            limited(() -> {
+                w.close(); // finalizes: only now does the object exist
+                return null;
+            });
         } catch (StorageException e) {
             // not closed: an unfinished resumable upload is no object
             throw io("store", key, e);
         }
         try {
-            Blob stored = storage.get(id);
+            Blob stored = limited(() -> storage.get(id));
             String want = Base64.getEncoder().encodeToString(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
             if (stored == null || stored.getSize() != total || (stored.getCrc32c() != null && !stored.getCrc32c().equals(want))) {
-                storage.delete(id);
+                limited(() -> storage.delete(id));
                 throw new IOException("the store holds " + (stored == null ? "nothing" : stored.getSize() + " bytes (crc32c "
                         + stored.getCrc32c() + ")") + " of " + total + " (crc32c " + want + ") for " + location() + "/" + key);
             }
@@ -240,7 +275,7 @@ public final class GcsBackend implements Backend {
     @Override
     public boolean createExclusive(String key, byte[] content) throws IOException {
         try {
-            storage.create(BlobInfo.newBuilder(id(key)).build(), content, Storage.BlobTargetOption.doesNotExist());
+            limited(() -> storage.create(BlobInfo.newBuilder(id(key)).build(), content, Storage.BlobTargetOption.doesNotExist()));
             return true;
         } catch (StorageException e) {
             if (e.getCode() == 412) {
@@ -258,7 +293,7 @@ public final class GcsBackend implements Backend {
     @Override
     public InputStream open(String key, long offset, long length) throws IOException {
         try {
-            Blob blob = storage.get(id(key));
+            Blob blob = limited(() -> storage.get(id(key)));
             if (blob == null) {
                 throw new FileNotFoundException(key);
             }
@@ -272,7 +307,18 @@ public final class GcsBackend implements Backend {
             if (length != Long.MAX_VALUE) {
                 r.limit(offset + length);
             }
-            return Channels.newInputStream(r);
+            InputStream in = Channels.newInputStream(r);
+            return new java.io.FilterInputStream(in) { // each read may be a request: it holds a permit while it runs
+                @Override
+                public int read() throws IOException {
+                    return limited(() -> in.read());
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    return limited(() -> in.read(b, off, len));
+                }
+            };
         } catch (StorageException e) {
             throw io("read", key, e);
         }
@@ -283,10 +329,15 @@ public final class GcsBackend implements Backend {
         int strip = prefix.isEmpty() ? 0 : prefix.length() + 1;
         List<ObjectInfo> out = new ArrayList<>();
         try {
-            for (Blob b : storage.list(bucket, Storage.BlobListOption.prefix(id(keyPrefix).getName()),
-                    Storage.BlobListOption.pageSize(1000)).iterateAll()) {
-                out.add(new ObjectInfo(b.getName().substring(strip), b.getSize(),
-                        b.getUpdateTimeOffsetDateTime() == null ? null : b.getUpdateTimeOffsetDateTime().toInstant()));
+            com.google.api.gax.paging.Page<Blob> page = limited(() -> storage.list(bucket,
+                    Storage.BlobListOption.prefix(id(keyPrefix).getName()), Storage.BlobListOption.pageSize(pageSize)));
+            while (page != null) {
+                for (Blob b : page.getValues()) {
+                    out.add(new ObjectInfo(b.getName().substring(strip), b.getSize(),
+                            b.getUpdateTimeOffsetDateTime() == null ? null : b.getUpdateTimeOffsetDateTime().toInstant()));
+                }
+                com.google.api.gax.paging.Page<Blob> current = page;
+                page = current.hasNextPage() ? limited(current::getNextPage) : null;
             }
             return out;
         } catch (StorageException e) {
@@ -297,7 +348,7 @@ public final class GcsBackend implements Backend {
     @Override
     public void write(String key, byte[] content) throws IOException {
         try {
-            storage.create(BlobInfo.newBuilder(id(key)).build(), content); // one request: old or new, never a part
+            limited(() -> storage.create(BlobInfo.newBuilder(id(key)).build(), content)); // one request: old or new, never a part
         } catch (StorageException e) {
             throw io("write", key, e);
         }
@@ -306,7 +357,7 @@ public final class GcsBackend implements Backend {
     @Override
     public Optional<byte[]> read(String key) throws IOException {
         try {
-            return Optional.of(storage.readAllBytes(id(key)));
+            return Optional.of(limited(() -> storage.readAllBytes(id(key))));
         } catch (StorageException e) {
             if (e.getCode() == 404) {
                 return Optional.empty();
@@ -318,7 +369,7 @@ public final class GcsBackend implements Backend {
     @Override
     public void delete(String key) throws IOException {
         try {
-            storage.delete(id(key));
+            limited(() -> storage.delete(id(key)));
         } catch (StorageException e) {
             throw io("delete", key, e);
         }

@@ -72,7 +72,7 @@ public final class PendingSnapshot implements AutoCloseable {
             WRITING.add(m.id); // before the marker exists: a sweep in this process must not take it for left over
             boolean created;
             try {
-                created = store.backend().createExclusive(SnapshotStore.markerKey(m.id), json(mk));
+                created = store.backend().createUnique(SnapshotStore.markerKey(m.id), json(mk));
             } catch (IOException | RuntimeException e) {
                 WRITING.remove(m.id);
                 throw e;
@@ -192,7 +192,7 @@ public final class PendingSnapshot implements AutoCloseable {
         } catch (java.security.GeneralSecurityException e) {
             throw new CaravanException("EncryptionUnavailable", what + ": cannot seal the manifest: " + e.getMessage(), e);
         }
-        if (!store.backend().createExclusive(SnapshotStore.manifestKey(manifest.id), sealed)) {
+        if (!store.backend().createUnique(SnapshotStore.manifestKey(manifest.id), sealed)) {
             throw new CaravanException("SnapshotDisrupted", what + ": a manifest already exists under this id");
         }
         try {

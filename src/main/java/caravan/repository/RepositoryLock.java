@@ -75,7 +75,7 @@ public final class RepositoryLock implements AutoCloseable {
             HELD.add(mine.id); // before it exists: another thread of this process must not take it for released
             LockFile other;
             try {
-                backend.createExclusive(key(mine.id), json(mine));
+                backend.createUnique(key(mine.id), json(mine));
                 other = liveOther(backend, mine, settings);
             } catch (IOException | RuntimeException e) {
                 HELD.remove(mine.id);

@@ -44,7 +44,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * then the bytes (no two parts are ever the same object), checked by the server on upload;
  * <li>a key is a pointer {@code snapshots/<sha256>}: JSON naming the key, a version, the parts (small
  * content inline). A write publishes a new pointer, then deletes the older ones; a reader takes the
- * newest. A stream that fails publishes no pointer: no object (its parts are garbage);
+ * newest. A stream that fails publishes no pointer: no object, and it deletes the parts it uploaded; a part's
+ * nonce starts with a tag of its key's folder, so {@link #abandonUploads} finds a killed writer's parts;
  * <li>an exclusive creation of another key first uploads a claim {@code locks/<sha256 of "caravan-claim\n" +
  * key>}, whose name follows from the key: the server refuses it (403) when it exists. rest-server checks
  * and renames in two steps, so two claims at the same instant can both succeed: only {@code caravan.json}
@@ -114,7 +115,8 @@ public final class RestBackend implements Backend {
         try {
             r = b.send("POST", "?create=true", null, null);
         } catch (IOException e) {
-            throw new CaravanException("BackendUnavailable", where + ".url: cannot reach the REST server: " + e.getMessage(), e);
+            throw new CaravanException("BackendUnavailable", where + ".url: cannot reach the REST server: "
+                    + BackendSupport.describe(e), e);
         }
         if (r.statusCode() == 401 || r.statusCode() == 403) {
             throw new CaravanException("AccessDenied", where + ": the REST server refused the credentials (check "
@@ -129,10 +131,26 @@ public final class RestBackend implements Backend {
 
     // ------------------------------------------------------------------ HTTP
 
-    /** One request, retried on a network error or a 5xx (every request here is idempotent). */
+    /**
+     * One request, retried on a network error or a transient status (408, 429, 500, 502, 503, 504; every
+     * request here is idempotent). Any other status, 501 included, is the answer.
+     */
     private HttpResponse<byte[]> send(String method, String path, byte[] body, String range) throws IOException {
+        return send(method, path, body, range, null);
+    }
+
+    static boolean transientStatus(int code) {
+        return code == 408 || code == 429 || code == 500 || code == 502 || code == 503 || code == 504;
+    }
+
+    /** As above; {@code reached[0]} becomes true when an attempt before the answer may have reached the server. */
+    private HttpResponse<byte[]> send(String method, String path, byte[] body, String range, boolean[] reached)
+            throws IOException {
         IOException last = null;
         for (int attempt = 0; attempt < 4; attempt++) {
+            if (attempt > 0 && reached != null) {
+                reached[0] = true;
+            }
             if (attempt > 0) {
                 sleep(250L << attempt);
             }
@@ -147,7 +165,7 @@ public final class RestBackend implements Backend {
             }
             try {
                 HttpResponse<byte[]> r = http.send(rb.build(), HttpResponse.BodyHandlers.ofByteArray());
-                if (r.statusCode() < 500) {
+                if (!transientStatus(r.statusCode())) {
                     return r;
                 }
                 last = new IOException(method + " " + location + path + ": " + r.statusCode());
@@ -314,8 +332,35 @@ public final class RestBackend implements Backend {
 
     @Override
     public long store(String key, InputStream content, Runnable check) throws IOException {
-        byte[] buf = new byte[NONCE + PART];
         List<Part> parts = new ArrayList<>();
+        try {
+            return store(key, content, check, parts);
+        } catch (IOException | RuntimeException e) {
+            // the parts uploaded so far belong to no pointer: remove them (best effort; a killed writer's are
+            // found by abandonUploads through their folder tag)
+            for (Part p : parts) {
+                try {
+                    send("DELETE", "data/" + p.id(), null, null);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * The first 8 bytes of a part's nonce: the folder of its key ({@code snapshots/<id>/}), hashed, so a
+     * dead writer's unreferenced parts can be told from a live writer's elsewhere; the other 8 are random.
+     */
+    private static byte[] folderTag(String folder) {
+        byte[] b = ("caravan-folder\n" + folder).getBytes(StandardCharsets.UTF_8);
+        return java.util.Arrays.copyOf(HexFormat.of().parseHex(sha256(b, 0, b.length)), 8);
+    }
+
+    private long store(String key, InputStream content, Runnable check, List<Part> parts) throws IOException {
+        byte[] buf = new byte[NONCE + PART];
+        byte[] tag = folderTag(key.substring(0, key.lastIndexOf('/') + 1));
         long total = 0;
         while (true) {
             check.run(); // a cancelled session stops here: no pointer, no object
@@ -330,6 +375,7 @@ public final class RestBackend implements Backend {
             }
             byte[] nonce = new byte[NONCE];
             RANDOM.nextBytes(nonce);
+            System.arraycopy(tag, 0, nonce, 0, tag.length);
             System.arraycopy(nonce, 0, buf, 0, NONCE);
             parts.add(new Part(put("data", buf, NONCE + len), len)); // the server checks the part's SHA-256
             total += len;
@@ -349,10 +395,34 @@ public final class RestBackend implements Backend {
             return r.statusCode() == 200;
         }
         byte[] c = ("caravan-claim\n" + key).getBytes(StandardCharsets.UTF_8);
-        if (expect("create", "POST", "locks/" + claim(key), c, 200, 403).statusCode() == 403 || newest(key).isPresent()) {
-            return false; // claimed before, or written (write takes no claim)
+        boolean[] reached = {false};
+        int code = send("POST", "locks/" + claim(key), c, null, reached).statusCode();
+        if (code != 200 && code != 403) {
+            throw new IOException("cannot create " + location + "locks/" + claim(key) + ": " + code
+                    + (code == 401 ? " (check REST_SERVER_USERNAME and REST_SERVER_PASSWORD)" : ""));
+        }
+        if (code == 403 && !(reached[0] && claimIsOurs(key))) {
+            return false; // claimed before
+        }
+        if (newest(key).isPresent()) {
+            return false; // written (write takes no claim)
         }
         publish(key, content.length, List.of(), content);
+        return true;
+    }
+
+    /**
+     * A claim refused (403) after an attempt whose answer was lost: the claim may be the one that attempt
+     * made. A claimant publishes its pointer right after its claim, so a claim that has no pointer after a
+     * while is taken for ours (a claimant killed between the two requests left it, which is as good).
+     */
+    private boolean claimIsOurs(String key) throws IOException {
+        for (int attempt = 0; attempt < 20; attempt++) {
+            if (newest(key).isPresent()) {
+                return false;
+            }
+            sleep(100);
+        }
         return true;
     }
 
@@ -473,6 +543,39 @@ public final class RestBackend implements Backend {
             }
             sleep(100);
         }
+    }
+
+    /**
+     * Removes the parts a killed writer uploaded under {@code prefix} (a snapshot folder): every part no
+     * pointer names whose nonce starts with the folder's tag (one ranged read of 8 bytes per unnamed part).
+     */
+    @Override
+    public void abandonUploads(String prefix) throws IOException {
+        Set<String> named = new java.util.HashSet<>();
+        for (Pointer p : pointers()) {
+            p.parts().forEach(part -> named.add(part.id()));
+        }
+        byte[] tag = folderTag(prefix);
+        for (String id : dataParts()) {
+            if (named.contains(id)) {
+                continue;
+            }
+            HttpResponse<byte[]> r = send("GET", "data/" + id, null, "bytes=0-7");
+            if ((r.statusCode() == 206 || r.statusCode() == 200) && r.body().length >= 8
+                    && java.util.Arrays.equals(java.util.Arrays.copyOf(r.body(), 8), tag)) {
+                expect("delete", "DELETE", "data/" + id, null, 200, 404);
+            }
+        }
+    }
+
+    /** The names of every part on the server. */
+    List<String> dataParts() throws IOException {
+        HttpResponse<byte[]> r = expect("list", "GET", "data/", null, 200);
+        List<String> ids = new ArrayList<>();
+        for (JsonNode n : JSON.readTree(r.body())) {
+            ids.add(n.isTextual() ? n.asText() : n.path("name").asText());
+        }
+        return ids;
     }
 
     @Override

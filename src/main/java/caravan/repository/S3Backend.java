@@ -44,7 +44,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code CA_CERT_DATA} apply, and bound in the Camel registry for the camel-aws2-s3 endpoint that streams
  * downloads. Uploads use the client directly (see {@link #store}).
  */
-public final class S3Backend implements Backend {
+public final class S3Backend implements Backend, Paged {
     private static final AtomicInteger IDS = new AtomicInteger();
 
     /**
@@ -63,6 +63,7 @@ public final class S3Backend implements Backend {
     private final String bucket;
     private final String prefix;
     private final Settings settings;
+    private volatile int pageSize = 1000;
 
     private S3Backend(CamelContext camel, S3Client client, String bucket, String prefix, Settings settings) {
         this.camel = camel;
@@ -79,6 +80,13 @@ public final class S3Backend implements Backend {
      */
     public static S3Backend create(CamelContext camel, String endpoint, String bucket, String prefix, String region,
                                    boolean insecureTls, Map<String, byte[]> secret, String where, Settings settings) {
+        return create(camel, endpoint, bucket, prefix, region, insecureTls, secret, where, settings, 0);
+    }
+
+    /** As above, with a connection pool of {@code maxConnections} (0: the SDK's default, 50). */
+    static S3Backend create(CamelContext camel, String endpoint, String bucket, String prefix, String region,
+                            boolean insecureTls, Map<String, byte[]> secret, String where, Settings settings,
+                            int maxConnections) {
         if (bucket == null || bucket.isBlank()) {
             throw new CaravanException("InvalidRepository", where + ".bucket is empty");
         }
@@ -101,7 +109,7 @@ public final class S3Backend implements Backend {
         }
 
         S3Client client = S3Client.builder()
-                .httpClient(httpClient(secret.get("CA_CERT_DATA"), insecureTls, where))
+                .httpClient(httpClient(secret.get("CA_CERT_DATA"), insecureTls, where, maxConnections))
                 .region(Region.of(region == null || region.isBlank() ? "us-east-1" : region))
                 .credentialsProvider(credentials)
                 .forcePathStyle(!aws)
@@ -124,8 +132,12 @@ public final class S3Backend implements Backend {
         return backend;
     }
 
-    private static SdkHttpClient httpClient(byte[] caCert, boolean insecureTls, String where) {
+    private static SdkHttpClient httpClient(byte[] caCert, boolean insecureTls, String where, int maxConnections) {
         ApacheHttpClient.Builder b = ApacheHttpClient.builder();
+        if (maxConnections > 0) {
+            // a request waits for one of the pool's connections as long as a part may take to upload
+            b.maxConnections(maxConnections).connectionAcquisitionTimeout(java.time.Duration.ofMinutes(10));
+        }
         if (insecureTls) {
             return b.buildWithDefaults(AttributeMap.builder()
                     .put(SdkHttpConfigurationOption.TRUST_ALL_CERTIFICATES, true).build());
@@ -384,6 +396,11 @@ public final class S3Backend implements Backend {
     }
 
     @Override
+    public void pageSize(int n) {
+        pageSize = n;
+    }
+
+    @Override
     public boolean createExclusive(String key, byte[] content) throws IOException {
         try {
             String md5 = java.util.Base64.getEncoder().encodeToString(md5(content));
@@ -439,7 +456,7 @@ public final class S3Backend implements Backend {
         String p = fullKey(keyPrefix);
         int strip = prefix.isEmpty() ? 0 : prefix.length() + 1;
         List<ObjectInfo> out = new ArrayList<>();
-        for (S3Object o : client.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(p)).contents()) {
+        for (S3Object o : client.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(p).maxKeys(pageSize)).contents()) {
             out.add(new ObjectInfo(o.key().substring(strip), o.size(), o.lastModified()));
         }
         return out;

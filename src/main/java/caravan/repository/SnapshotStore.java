@@ -135,7 +135,7 @@ public final class SnapshotStore implements AutoCloseable {
                 }
                 wrote = newConfig(password, kdfIterations);
                 mine = RepositoryKey.open(wrote.key, password);
-                boolean created = backend.createExclusive(CONFIG, Yaml.toJson(wrote).getBytes(StandardCharsets.UTF_8));
+                boolean created = backend.createUnique(CONFIG, Yaml.toJson(wrote).getBytes(StandardCharsets.UTF_8));
                 raw = backend.read(CONFIG);
                 if (raw.isEmpty()) {
                     throw new CaravanException("BackendUnavailable", name + ": " + CONFIG + " was written to "
@@ -552,7 +552,7 @@ public final class SnapshotStore implements AutoCloseable {
     private boolean claimForSweep(String id, RepositorySettings settings, Instant now) throws IOException {
         byte[] claim = Yaml.toJson(Map.of("holder", Holder.self(null), "time", now.toString()))
                 .getBytes(StandardCharsets.UTF_8);
-        if (backend.createExclusive(sweptKey(id), claim)) {
+        if (backend.createUnique(sweptKey(id), claim)) {
             return true;
         }
         for (Backend.ObjectInfo o : backend.list(SNAPSHOTS + id + "/")) {

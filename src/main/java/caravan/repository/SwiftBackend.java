@@ -36,7 +36,7 @@ import java.util.Optional;
  * PUTs at once both succeed on Swift 2.30), so {@link #createExclusive} first takes a claim
  * ({@link SwiftClaims}).
  */
-public final class SwiftBackend implements Backend {
+public final class SwiftBackend implements Backend, Paged {
     static final ObjectMapper JSON = new ObjectMapper();
     static final int MAX_SEGMENTS = 1000; // Swift's default max_manifest_segments
 
@@ -165,6 +165,11 @@ public final class SwiftBackend implements Backend {
     @Override
     public void abandonUploads(String keyPrefix) throws IOException {
         segments.abandon(container, name(keyPrefix));
+    }
+
+    @Override
+    public void pageSize(int n) {
+        http.pageSize(n);
     }
 
     @Override

@@ -19,12 +19,12 @@ import java.util.Map;
 
 /**
  * Requests to a Swift storage URL with the session's token: an expired token (401) is renewed once through
- * {@link SwiftAuth} and the request sent again; network errors, 5xx, 408 and 429 are retried with backoff
+ * {@link SwiftAuth} and the request sent again; network errors, 408, 429, 500, 502, 503 and 504 are retried with backoff
  * (every request here can be repeated: bodies are byte arrays). The token is sent as a header only and never
  * appears in a message.
  */
 final class SwiftHttp {
-    private static final int LIST_PAGE = 1000;
+    private volatile int listPage = 1000;
 
     /** A request body: the first {@code len} bytes of {@code bytes}. */
     record Body(byte[] bytes, int len) {
@@ -94,7 +94,7 @@ final class SwiftHttp {
                     last = null;
                     continue;
                 }
-                if (code >= 500 || code == 408 || code == 429) {
+                if (RestBackend.transientStatus(code)) { // 408, 429, 500, 502, 503, 504; 501 and the like are answers
                     discard(r);
                     last = new IOException(method + " " + path + ": " + code);
                     continue;
@@ -176,12 +176,16 @@ final class SwiftHttp {
         return check(what, path, send(method, path, body == null ? null : new Body(body, body.length), headers), ok);
     }
 
+    void pageSize(int n) {
+        listPage = n;
+    }
+
     /** Every object of {@code container} under {@code prefix}, page by page ({@code marker}); none if it is missing. */
     List<JsonNode> list(String container, String prefix) throws IOException {
         List<JsonNode> out = new ArrayList<>();
         String marker = "";
         while (true) {
-            String path = SwiftBackend.enc(container) + "?format=json&limit=" + LIST_PAGE + "&prefix=" + SwiftBackend.q(prefix)
+            String path = SwiftBackend.enc(container) + "?format=json&limit=" + listPage + "&prefix=" + SwiftBackend.q(prefix)
                     + (marker.isEmpty() ? "" : "&marker=" + SwiftBackend.q(marker));
             HttpResponse<byte[]> r = send("GET", path, null);
             if (r.statusCode() == 404) {
@@ -191,7 +195,7 @@ final class SwiftHttp {
             JsonNode page = r.statusCode() == 204 || r.body().length == 0 ? SwiftBackend.JSON.createArrayNode()
                     : SwiftBackend.JSON.readTree(r.body());
             page.forEach(out::add);
-            if (page.size() < LIST_PAGE) {
+            if (page.size() < listPage) {
                 return out;
             }
             marker = page.get(page.size() - 1).path("name").asText();

@@ -14,7 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * backend.b2 through B2's S3-compatible API, against S3Proxy (no B2 emulator exists): the B2 Secret keys,
  * B2_ENDPOINT, and B2's own messages; b2_authorize_account (used without B2_ENDPOINT) is not tested.
  */
-class B2ConformanceTest extends BackendConformanceTest {
+class B2ConformanceTest extends HttpBackendConformanceTest {
     @Override
     StorageServer startServer(Path dir) {
         return S3Storage.b2(dir);

@@ -9,7 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** backend.s3 against S3Proxy (SigV4 checked). */
-class S3ConformanceTest extends BackendConformanceTest {
+class S3ConformanceTest extends HttpBackendConformanceTest {
     @Override
     StorageServer startServer(Path dir) {
         return S3Storage.s3(dir);

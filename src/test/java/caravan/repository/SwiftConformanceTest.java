@@ -29,7 +29,7 @@ import static org.awaitility.Awaitility.await;
  * segments a killed upload leaves in {@code <container>_segments}, which abandonUploads removes, and nested
  * manifests. restic itself writes the restic repository of the shared suite's Stash test to Swift.
  */
-class SwiftConformanceTest extends BackendConformanceTest {
+class SwiftConformanceTest extends HttpBackendConformanceTest {
     @Override
     StorageServer startServer(Path dir) {
         return SwiftServer.start(dir, SwiftServer.Auth.TEMPAUTH);

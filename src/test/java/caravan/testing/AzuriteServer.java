@@ -17,13 +17,20 @@ public final class AzuriteServer implements StorageServer {
     public static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private final Process process;
     private final int port;
+    private final String caPem;
 
-    private AzuriteServer(Process process, int port) {
+    private AzuriteServer(Process process, int port, String caPem) {
         this.process = process;
         this.port = port;
+        this.caPem = caPem;
     }
 
     public static AzuriteServer start(Path dir) {
+        return start(dir, false);
+    }
+
+    /** With {@code tls}, HTTPS ({@code --cert --key}) with a certificate for 127.0.0.1 from a CA made for the run. */
+    public static AzuriteServer start(Path dir, boolean tls) {
         Path bin = FakeGcsServer.tools().resolve("azurite-" + VERSION + "/node_modules/.bin/azurite-blob");
         if (!Files.isExecutable(bin)) {
             throw new IllegalStateException(bin + " is missing: run bin/setup-backends");
@@ -31,19 +38,32 @@ public final class AzuriteServer implements StorageServer {
         int port = Ports.free();
         try {
             Files.createDirectories(dir.resolve("data"));
-            Process p = new ProcessBuilder(bin.toString(), "--blobHost", "127.0.0.1", "--blobPort", String.valueOf(port),
-                    "--location", dir.resolve("data").toString(), "--disableTelemetry", "--skipApiVersionCheck", "--loose")
+            java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(bin.toString(), "--blobHost", "127.0.0.1",
+                    "--blobPort", String.valueOf(port), "--location", dir.resolve("data").toString(), "--disableTelemetry",
+                    "--skipApiVersionCheck", "--loose"));
+            String ca = null;
+            if (tls) {
+                Pki pki = Pki.create(dir.resolve("pki"));
+                cmd.addAll(java.util.List.of("--cert", pki.cert("apiserver").toString(), "--key", pki.key("apiserver").toString()));
+                ca = Files.readString(pki.ca());
+            }
+            Process p = new ProcessBuilder(cmd)
                     .redirectErrorStream(true).redirectOutput(dir.resolve("azurite.log").toFile()).start();
             Processes.stopOnExit(p);
             Ports.awaitListening(port, Duration.ofSeconds(60), p);
-            return new AzuriteServer(p, port);
+            return new AzuriteServer(p, port, ca);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
     public String endpoint() {
-        return "http://127.0.0.1:" + port + "/" + ACCOUNT;
+        return (caPem == null ? "http" : "https") + "://127.0.0.1:" + port + "/" + ACCOUNT;
+    }
+
+    /** The CA certificate (PEM) of a TLS server; null for plain HTTP. */
+    public String caPem() {
+        return caPem;
     }
 
     @Override
