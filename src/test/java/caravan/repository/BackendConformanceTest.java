@@ -215,6 +215,22 @@ abstract class BackendConformanceTest {
     }
 
     /** A forked JVM (the test class path) running StoreMain. */
+    /**
+     * Stores 200 MiB under {@code key} in a forked JVM and SIGKILLs it (no clean-up runs) once it has stored
+     * {@code killAt} bytes; fails if the store ended before that.
+     */
+    void killStoreMidway(Path manifests, String key, long seed, Path log, long killAt) throws IOException {
+        Process p = forkStore(manifests, key, 200L << 20, seed, log);
+        try {
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(20)).until(() -> !p.isAlive()
+                    || Files.readString(log).lines().anyMatch(l -> l.startsWith("progress ")
+                    && Long.parseLong(l.substring(9).strip()) >= killAt));
+            assertThat(p.isAlive()).as(Files.readString(log)).isTrue();
+        } finally {
+            Cli.kill(p);
+        }
+    }
+
     Process forkStore(Path manifests, String key, long size, long seed, Path log) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx128m", "-cp", System.getProperty("java.class.path"), StoreMain.class.getName(),
@@ -317,15 +333,7 @@ abstract class BackendConformanceTest {
         String prefix = prefix("killed");
         Path dir = manifests(prefix);
         Path log = tmp.resolve("store-killed.log");
-        Process p = forkStore(dir, "snapshots/k/blob", 200L << 20, 12, log);
-        try {
-            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(20)).until(() -> !p.isAlive()
-                    || Files.readString(log).lines().anyMatch(l -> l.startsWith("progress ")
-                    && Long.parseLong(l.substring(9).strip()) >= 48L << 20));
-            assertThat(p.isAlive()).as(Files.readString(log)).isTrue();
-        } finally {
-            Cli.kill(p); // SIGKILL: no clean-up runs
-        }
+        killStoreMidway(dir, "snapshots/k/blob", 12, log, 48L << 20);
         try (Backend b = backend(prefix)) {
             assertThat(b.list("snapshots/k")).isEmpty();
             assertThatThrownBy(() -> b.open("snapshots/k/blob")).isInstanceOf(java.io.FileNotFoundException.class);
@@ -486,14 +494,7 @@ abstract class BackendConformanceTest {
         restic.env("RESTIC_PASSWORD", PASSWORD).init(2);
         Path scratch = Files.createDirectories(tmp.resolve("stash-tmp-" + seq.incrementAndGet()).resolve("data")).getParent();
         etcd.etcdctl("snapshot", "save", scratch.resolve("data/snapshot.db").toString());
-        String id = null;
-        for (String line : restic.backupStash(scratch, "/stash-tmp/data", "host-0").split("\n")) {
-            JsonNode j = Yaml.JSON.readTree(line);
-            if ("summary".equals(j.path("message_type").asText())) {
-                id = j.path("snapshot_id").asText();
-            }
-        }
-        assertThat(id).as("restic's summary").isNotNull();
+        String id = ResticCli.snapshotId(restic.backupStash(scratch, "/stash-tmp/data", "host-0"));
         if (local != null) {
             try (Backend b = backend(prefix); var files = Files.walk(local)) {
                 for (Path f : files.filter(Files::isRegularFile).toList()) {

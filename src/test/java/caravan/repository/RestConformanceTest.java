@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -20,7 +19,6 @@ import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
 /**
  * backend.rest against restic's rest-server 0.14.0 (Basic auth, upload verification); it has no buckets.
@@ -100,15 +98,7 @@ class RestConformanceTest extends HttpBackendConformanceTest {
             assertThat(b.dataParts()).as("the failed store's parts").containsExactlyInAnyOrderElementsOf(kept);
 
             Path log = tmp.resolve("store-rest-killed.log");
-            Process p = forkStore(dir, "snapshots/k/blob", 200L << 20, 73, log);
-            try {
-                await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(20)).until(() -> !p.isAlive()
-                        || Files.readString(log).lines().anyMatch(l -> l.startsWith("progress ")
-                        && Long.parseLong(l.substring(9).strip()) >= 48L << 20));
-                assertThat(p.isAlive()).as(Files.readString(log)).isTrue();
-            } finally {
-                Cli.kill(p);
-            }
+            killStoreMidway(dir, "snapshots/k/blob", 73, log, 48L << 20);
             assertThat(b.dataParts()).as("the killed store's parts").hasSizeGreaterThan(kept.size());
             b.abandonUploads("snapshots/other/"); // another folder's: nothing of this one goes
             assertThat(b.dataParts()).hasSizeGreaterThan(kept.size());

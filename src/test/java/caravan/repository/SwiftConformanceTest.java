@@ -1,6 +1,5 @@
 package caravan.repository;
 
-import caravan.testing.Cli;
 import caravan.testing.ResticCli;
 import caravan.testing.StorageServer;
 import caravan.testing.SwiftServer;
@@ -15,13 +14,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
 /**
  * backend.swift against Debian's Swift 2.30 (single node, tempauth: ST_AUTH, ST_USER, ST_KEY checked), plus
@@ -97,15 +94,7 @@ class SwiftConformanceTest extends HttpBackendConformanceTest {
             assertThat(doneSegments).isEqualTo(3); // 5 MiB segments
 
             Path log = tmp.resolve("store-abandon.log");
-            Process p = forkStore(dir, "snapshots/s/killed", 200L << 20, 22, log);
-            try {
-                await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(20)).until(() -> !p.isAlive()
-                        || Files.readString(log).lines().anyMatch(l -> l.startsWith("progress ")
-                        && Long.parseLong(l.substring(9).strip()) >= 80L << 20));
-                assertThat(p.isAlive()).as(Files.readString(log)).isTrue();
-            } finally {
-                Cli.kill(p);
-            }
+            killStoreMidway(dir, "snapshots/s/killed", 22, log, 80L << 20);
             assertThat(b.list("snapshots/s/")).extracting(Backend.ObjectInfo::key).containsExactly("snapshots/s/done");
             assertThat(segments.list("snapshots/s/killed/")).as("the killed store's segments").isNotEmpty();
 

@@ -68,15 +68,7 @@ class ResticDamageTest {
             var node = caravan.restic.data.Tree.lookup(src.repository(), tree, "/stash-tmp/data/snapshot.db").orElseThrow();
             BlobRef ref = src.repository().index().get(node.content().get(0));
             packKey = ref.packKey();
-            Path pack = dir.resolve(packKey);
-            pack.toFile().setWritable(true);
-            try (RandomAccessFile f = new RandomAccessFile(pack.toFile(), "rw")) {
-                long at = ref.offset() + ref.length() / 2;
-                f.seek(at);
-                int b = f.read();
-                f.seek(at);
-                f.write(b ^ 0x40);
-            }
+            flip(dir, ref);
         }
         try (ResticSource src = open(dir)) {
             SnapshotManifest m = src.listing().snapshots().get(0);

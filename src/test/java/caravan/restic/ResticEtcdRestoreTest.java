@@ -13,7 +13,6 @@ import caravan.testing.Fixture;
 import caravan.testing.Ports;
 import caravan.testing.ResticCli;
 import caravan.testing.S3ProxyServer;
-import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -109,13 +108,7 @@ class ResticEtcdRestoreTest {
         etcd.etcdctl("snapshot", "save", scratch.resolve("data/snapshot.db").toString());
         String out = restic.backupStash(scratch, "/stash-tmp/data", host);
         caravan.util.Paths2.deleteRecursively(scratch);
-        for (String line : out.split("\n")) {
-            JsonNode j = Yaml.JSON.readTree(line);
-            if ("summary".equals(j.path("message_type").asText())) {
-                return j.path("snapshot_id").asText();
-            }
-        }
-        throw new AssertionError("no summary from restic backup: " + out);
+        return ResticCli.snapshotId(out);
     }
 
     /** Stash's Elasticsearch add-on's backup: a multielasticdump directory under its interim path. */
@@ -126,13 +119,7 @@ class ResticEtcdRestoreTest {
         Files.writeString(dump.resolve("books.mapping.json"), "{\"books\":{\"mappings\":{}}}\n");
         String out = restic.backupStash(scratch, "/stash-tmp/stash-interim-volume/data", host);
         caravan.util.Paths2.deleteRecursively(scratch);
-        for (String line : out.split("\n")) {
-            JsonNode j = Yaml.JSON.readTree(line);
-            if ("summary".equals(j.path("message_type").asText())) {
-                return j.path("snapshot_id").asText();
-            }
-        }
-        throw new AssertionError("no summary from restic backup: " + out);
+        return ResticCli.snapshotId(out);
     }
 
     @AfterAll

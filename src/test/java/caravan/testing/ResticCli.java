@@ -85,6 +85,21 @@ public final class ResticCli {
         run(List.of("init", "--repository-version", String.valueOf(formatVersion)));
     }
 
+    /** The id of the snapshot a {@code restic backup --json} made, from its summary line. */
+    public static String snapshotId(String jsonLines) {
+        for (String line : jsonLines.split("\n")) {
+            try {
+                com.fasterxml.jackson.databind.JsonNode j = caravan.manifests.Yaml.JSON.readTree(line);
+                if ("summary".equals(j.path("message_type").asText())) {
+                    return j.path("snapshot_id").asText();
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("restic printed a line that is not JSON: " + line, e);
+            }
+        }
+        throw new AssertionError("no summary from restic backup: " + jsonLines);
+    }
+
     /**
      * {@code restic backup <stashPath> --host <host>} as Stash runs it, with {@code scratch} mounted on Stash's
      * directory: /stash-tmp (scratch holds what is below it, e.g. {@code data/snapshot.db}), or
