@@ -24,11 +24,12 @@ public class BackupRoute extends RouteBuilder {
             .doTry()
                 .bean(Planner.class, "resolveBackup")             // AppBinding, Secrets, Repository, Task params
                 .bean(Workspace.class, "create")                   // fresh private temp dir
-                .bean(SnapshotWriter.class, "openRepository")      // create on first use (conditionally); check the password
-                .bean(SnapshotWriter.class, "lock")                // one backup of this target at a time; sweep dead leftovers
-                .bean(SnapshotWriter.class, "begin")               // new snapshot id, its in-progress marker + heartbeat
-                .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir and hands
-                                                                   // each finished file to direct:store-artifact
+                .multicast().parallelProcessing().stopOnException() // both at once (the first failure fails the backup):
+                    .to("direct:backup-repository")                //   open, lock, begin the snapshot
+                    .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir and hands
+                                                                   // each file to direct:store-artifact, which
+                                                                   // waits for the snapshot to be begun
+                .end()
                 .bean(SnapshotWriter.class, "commit")              // every object confirmed, then the sealed manifest: now it counts
                 .bean(RetentionStep.class, "apply")                // retentionPolicy, per target and host
                 .bean(SessionReport.class, "backupSucceeded")
@@ -43,8 +44,22 @@ public class BackupRoute extends RouteBuilder {
             .bean(MetricsStep.class, "backup")                     // Stash's metrics: /metrics, Pushgateway
             .setBody(exchangeProperty("run"));
 
+        // the repository side of a backup, while the driver already checks its target and dumps
+        from("direct:backup-repository").routeId("backup-repository")
+            .doTry()
+                .bean(SnapshotWriter.class, "openRepository")      // create on first use (conditionally); check the password
+                .bean(SnapshotWriter.class, "lock")                // one backup of this target at a time; sweep dead leftovers
+                .bean(SnapshotWriter.class, "begin")               // new snapshot id, its in-progress marker + heartbeat
+            .doFinally()
+                .bean(SnapshotWriter.class, "repositoryEnded")     // the store steps go on, or fail with this error
+            .end();
+
         // one file of the dump (body: an Artifact, finished or still being written) becomes an object of the snapshot
         from("direct:store-artifact").routeId("store-artifact")
+            .bean(SnapshotWriter.class, "awaitRepository")         // the snapshot is begun (or the backup fails)
+            .to("direct:store-object");
+
+        from("direct:store-object").routeId("store-object")
             .errorHandler(Retries.storage(getContext()))           // transient failures: retried with back-off
             .bean(SnapshotWriter.class, "store");                  // one pipeline, each stage on its own thread:
                                                                    // read + SHA-256 → zstd → AES-GCM + SHA-256 →

@@ -5,6 +5,7 @@ import caravan.elasticsearch.RestorePlan;
 import caravan.elasticsearch.SearchConnect;
 import caravan.elasticsearch.SearchDump;
 import caravan.elasticsearch.SearchLoad;
+import caravan.session.SnapshotWriter;
 import org.apache.camel.builder.RouteBuilder;
 
 import java.util.concurrent.ExecutorService;
@@ -32,6 +33,7 @@ public class ElasticsearchRoutes extends RouteBuilder {
             .to("direct:elasticsearch-connect")
             .bean(SearchConnect.class, "toolVersion").to("exec:elasticdump") // for the manifest
             .bean(SearchConnect.class, "recordToolVersion")
+            .bean(SnapshotWriter.class, "awaitRepository")            // the snapshot is begun: its manifest takes the indices
             .split(method(SearchDump.class, "dumpLanes"))              // indices matching --match, largest first; closed → condition or fail
                     .parallelProcessing().executorService(lanes)          // every lane ends before the session does
                 .loopDoWhile(method(IndexLanes.class, "moreWork"))      // a free lane takes the next index

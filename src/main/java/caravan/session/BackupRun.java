@@ -24,6 +24,8 @@ public final class BackupRun extends SessionRun {
     /** The target's repository lock and this process's backup slot, held for the whole backup. */
     public caravan.repository.RepositoryLock lock;
     public java.util.concurrent.Semaphore slot;
+    /** Joins the repository branch (open, lock, begin) and the driver's dump, which run at once. */
+    public final RepositoryGate gate = new RepositoryGate();
     /** The repository's snapshots after retention (for the Repository status); null if not listed. */
     public List<SnapshotManifest> repositorySnapshots;
     /** The dump tool and the database version, for the manifest. */

@@ -139,9 +139,12 @@ public abstract class SessionRun implements caravan.util.Deadline {
         return left.compareTo(cap) < 0 ? left : cap;
     }
 
+    /** Sets a condition; safe from parallel branches (the repository's and the driver's). */
     public void condition(String type, boolean ok, String reason, String message) {
-        conditions.removeIf(c -> c.type.equals(type));
-        // every condition message reaches status and the operator's Events: it passes the one redactor
-        conditions.add(new Condition(type, ok, reason, caravan.util.Redactor.redact(message), Instant.now().toString()));
+        synchronized (conditions) {
+            conditions.removeIf(c -> c.type.equals(type));
+            // every condition message reaches status and the operator's Events: it passes the one redactor
+            conditions.add(new Condition(type, ok, reason, caravan.util.Redactor.redact(message), Instant.now().toString()));
+        }
     }
 }

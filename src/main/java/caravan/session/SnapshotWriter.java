@@ -35,6 +35,9 @@ public final class SnapshotWriter {
     private static volatile Semaphore slots;
 
     public void openRepository(@ExchangeProperty("run") SessionRun run) throws IOException {
+        if (run instanceof BackupRun b) {
+            b.gate.enter(run.describe());
+        }
         String secretRef = "Secret " + run.repository.getMetadata().getNamespace() + "/"
                 + run.repository.getSpec().backend.storageSecretName + " key " + Planner.RESTIC_PASSWORD;
         run.store = SnapshotStore.open(
@@ -54,8 +57,10 @@ public final class SnapshotWriter {
     public void lock(@ExchangeProperty("run") BackupRun run) throws IOException, InterruptedException {
         RepositorySettings rs = RepositorySettings.from(run.camel);
         // the target's lock first: backups queued behind one target must not use up the slots of others
-        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs,
-                () -> run.checkDeadline("waiting for another backup of the target to finish"));
+        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs, () -> {
+            run.checkDeadline("waiting for another backup of the target to finish");
+            run.gate.checkCancelled(run.describe());
+        });
         Semaphore s = slots(rs.maxConcurrentBackups());
         if (!s.tryAcquire(rs.lockWait().toMillis(), TimeUnit.MILLISECONDS)) {
             throw new CaravanException("TooManyBackups", run.describe() + ": " + rs.maxConcurrentBackups()
@@ -103,6 +108,22 @@ public final class SnapshotWriter {
     }
 
     /**
+     * Always at the end of the repository branch: the store steps waiting in {@link #awaitRepository} go on,
+     * or fail with the branch's error.
+     */
+    public void repositoryEnded(Exchange ex, @ExchangeProperty("run") BackupRun run) {
+        Exception e = ex.getException() != null ? ex.getException()
+                : ex.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        run.gate.end(e == null && run.pending == null
+                ? new CaravanException("BackupFailed", run.describe() + ": the snapshot was not begun") : e);
+    }
+
+    /** Waits until the repository is open, locked and the snapshot begun (the driver may dump before). */
+    public void awaitRepository(@ExchangeProperty("run") BackupRun run) {
+        run.gate.await(run, "opening the repository");
+    }
+
+    /**
      * Body: an Artifact (a file of the dump, finished or still being written). One streaming pass, its stages
      * on threads of their own: read + SHA-256 → zstd → AES-GCM + SHA-256 → the store (S3: several parts at
      * once, each with its Content-MD5; local: temp name, fsync, rename), with no staged copy on disk. The
@@ -146,15 +167,36 @@ public final class SnapshotWriter {
         LOG.info("{}: snapshot {} committed ({} bytes stored)", run.describe(), m.id, m.storedSize);
     }
 
-    /** Removes the objects of a snapshot that did not get its manifest. Never throws. */
-    public void abort(@ExchangeProperty("run") BackupRun run) {
+    /**
+     * Removes the objects of a snapshot that did not get its manifest. Never throws. When the repository
+     * branch failed on its own too, its error becomes the backup's (see {@link RepositoryGate#ownFailure}).
+     */
+    public void abort(Exchange ex, @ExchangeProperty("run") BackupRun run) {
+        endRepositoryBranch(run);
+        if (run.gate.ownFailure() instanceof Exception own) {
+            ex.setProperty(Exchange.EXCEPTION_CAUGHT, own);
+        }
         if (run.pending != null) {
             run.pending.abort();
         }
     }
 
+    /**
+     * A backup that failed while its repository branch still ran (the dump failed first) stops the branch and
+     * waits for it, so the lock, slot and marker it may take are released here, not left behind.
+     */
+    private static void endRepositoryBranch(BackupRun run) {
+        if (!run.gate.cancelAndWait(REPOSITORY_BRANCH_WAIT)) {
+            LOG.warn("{}: the repository step did not end within {}; its lock expires on its own", run.describe(),
+                    REPOSITORY_BRANCH_WAIT);
+        }
+    }
+
+    private static final java.time.Duration REPOSITORY_BRANCH_WAIT = java.time.Duration.ofMinutes(2);
+
     /** Releases the target's lock and this process's backup slot. Never throws. */
     public void unlock(@ExchangeProperty("run") BackupRun run) {
+        endRepositoryBranch(run);
         if (run.pending != null) {
             run.pending.abort(); // a no-op after commit; stops the heartbeat of anything left open
         }

@@ -327,6 +327,71 @@ class RepositoryTrustTest {
         assertOnlySoundSnapshots(dir, "local", 2);
     }
 
+    /**
+     * The repository is opened while the dump already runs: a wrong password must still fail the backup at
+     * once, with the password's error, and end the dump it had started (not wait for it).
+     */
+    @Test
+    void aWrongPasswordFailsTheBackupAtOnceAndEndsItsDump() throws Exception {
+        Path dir = manifests("wrong-password");
+        snapshotId(backup(dir, "local-a"));
+        Path file = dir.resolve("m/manifests.yaml");
+        String good = Files.readString(file);
+        Files.writeString(file, good.replace(PASSWORD, "another-password-42"));
+        long t0 = System.nanoTime();
+        Cli.Result r = backup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slow(300));
+        long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+        assertThat(r.exit()).as(r.all()).isEqualTo(1);
+        assertThat(status(r).path("phase").asText()).isEqualTo("Failed");
+        assertThat(status(r).path("conditions").toString()).contains("does not open Repository demo/local");
+        assertThat(seconds).as("failed without waiting for the 300 s dump").isLessThan(120);
+        assertThat(processesNaming(dir.resolve("work"))).isEmpty(); // etcdctl and its wrapper were ended
+        assertNoTempDirs(dir);
+        Files.writeString(file, good);
+        assertOnlySoundSnapshots(dir, "local", 1);
+    }
+
+    /**
+     * A dump that fails while its backup still waits for the target's lock fails the backup at once, and the
+     * lock it was waiting for is never taken afterwards: the holder's lock is the only one, and once the holder
+     * ends, the next backup runs.
+     */
+    @Test
+    void aDumpThatFailsWhileTheLockIsAwaitedLeavesNoLockBehind() throws Exception {
+        Path dir = manifests("fail-waiting");
+        Cli.Running first = startBackup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + slow(300));
+        await().atMost(Duration.ofSeconds(60)).until(() -> files(localRepo(dir).resolve("locks")).size() == 1);
+        List<String> held = files(localRepo(dir).resolve("locks"));
+        Path failing = tmp.resolve("failing-etcdctl");
+        Files.writeString(failing, """
+                #!/bin/sh
+                case " $* " in *" snapshot save "*) echo "simulated dump failure" >&2; exit 3;; esac
+                exec etcdctl "$@"
+                """);
+        Files.setPosixFilePermissions(failing, PosixFilePermissions.fromString("rwxr-xr-x"));
+        long t0 = System.nanoTime();
+        Cli.Result second = backup(dir, "local-a", "--set", "caravan.etcd.etcdctl=" + failing,
+                "--set", "caravan.repository.lock-wait=90s");
+        long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+        assertThat(second.exit()).as(second.all()).isEqualTo(1);
+        assertThat(status(second).path("conditions").toString()).contains("simulated dump failure");
+        assertThat(seconds).as("failed without waiting out the 90 s lock wait").isLessThan(60);
+        assertThat(files(localRepo(dir).resolve("locks"))).isEqualTo(held); // only the holder's
+        first.signal("KILL");
+        first.await(Duration.ofSeconds(30));
+        snapshotId(backup(dir, "local-a", "--set", "caravan.repository.lock-wait=5s"));
+        assertOnlySoundSnapshots(dir, "local", 1);
+        assertNoTempDirs(dir);
+    }
+
+    private static List<String> processesNaming(Path path) {
+        String needle = path.toAbsolutePath().toString();
+        try (Stream<ProcessHandle> all = ProcessHandle.allProcesses()) {
+            return all.filter(p -> p.info().commandLine().map(c -> c.contains(needle)).orElse(false))
+                    .map(p -> p.pid() + " " + p.info().commandLine().orElse("")).toList();
+        }
+    }
+
     // ------------------------------------------------------------------ killed and interrupted
 
     @Test
