@@ -160,7 +160,12 @@ floor_download() { # the restore floor's first half: GET of the object Caravan s
   curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
     "$s3/bench/$key" -o "$work/download.enc" && rm -f "$work/download.enc"
 }
-export -f save shell_backup restic_backup shell_restore floor_download
+plain_restore() { # the restore floor run for real: GET of the plain snapshot into a file, then snapshot restore
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    "$s3/shell/plain.db" -o "$work/plain.db" && \
+    etcdctl snapshot restore "$work/plain.db" --data-dir "$work/plain-$1" >/dev/null 2>&1 && rm -f "$work/plain.db"
+}
+export -f save shell_backup restic_backup shell_restore floor_download plain_restore
 export C s3 work
 
 # the warm JVM: Camel started once, one inline backup per request, as the operator runs them
@@ -180,6 +185,7 @@ for r in $(seq 1 "$rounds"); do
   echo "round $r of $rounds" >&2
   restic -q -r "s3:$s3/restic-$r" init >/dev/null
   timed floor-save bash -c "save $work/floor.db"
+  curl -sf "${sig[@]}" -T "$work/floor.db" "$s3/shell/plain.db" >/dev/null # for plain-restore, untimed
   timed shell bash -c shell_backup
   timed restic bash -c "restic_backup $r"
   timed caravan-s3 "${caravan[@]}" run -f "$work/m" --backup to-s3
@@ -187,10 +193,11 @@ for r in $(seq 1 "$rounds"); do
   warm
   timed floor-download bash -c floor_download
   timed floor-restore etcdctl snapshot restore "$work/floor.db" --data-dir "$work/floor-restored-$r"
+  timed plain-restore bash -c "plain_restore $r"
   timed shell-restore bash -c "shell_restore $r"
   timed caravan-restore "${caravan[@]}" run -f "$work/m" --restore "from-s3-$r"
   timed caravan-restore-3 "${caravan[@]}" run -f "$work/m" --restore "three-$r"
-  rm -rf "$work/floor-restored-$r" "$work/shr-$r" "$work/restored-$r" "$work/three-$r" "$work/s3/restic-$r"
+  rm -rf "$work/floor-restored-$r" "$work/plain-$r" "$work/shr-$r" "$work/restored-$r" "$work/three-$r" "$work/s3/restic-$r"
 done
 own[caravan-warm]=$(awk '/VmHWM/ {print $2}' "/proc/$warm_pid/status")
 exec {WARM[1]}>&-
@@ -223,6 +230,7 @@ row("caravan backup → S3, warm JVM (inline, as the operator)", "caravan-warm",
 row("GET of Caravan's stored object", "floor-download", "floor-download+restore")
 row("etcdctl snapshot restore", "floor-restore", "floor-download+restore")
 row("download + etcdctl snapshot restore (restore floor: the two medians added)", "floor-download+restore", "floor-download+restore")
+row("shell: GET of the plain snapshot, then etcdctl snapshot restore (the floor run in one go)", "plain-restore", "floor-download+restore")
 row("shell: GET, unzstd, etcdctl snapshot restore", "shell-restore", "floor-download+restore")
 row("caravan restore ← S3 (download, verify, restore)", "caravan-restore", "floor-download+restore")
 row("caravan restore ← S3, 3 members (one download)", "caravan-restore-3", "floor-download+restore")

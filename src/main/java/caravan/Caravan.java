@@ -145,21 +145,33 @@ public final class Caravan {
             if (what.session != null) {
                 return inCluster(what.session);
             }
-            Manifests m = load();
+            CaravanRuntime.Starting starting = CaravanRuntime.startInBackground(overrides);
+            Manifests m;
+            BackupConfiguration bc = null;
+            RestoreSession rs = null;
+            try {
+                m = load();
+                if (what.backup != null) {
+                    bc = m.byName(BackupConfiguration.class, namespace, what.backup);
+                } else {
+                    rs = m.byName(RestoreSession.class, namespace, what.restore);
+                }
+            } catch (RuntimeException e) {
+                starting.abandon(); // the manifests' error is reported, as when Camel started after them
+                throw e;
+            }
             // Ctrl-C / SIGTERM: the session stops, aborts its snapshot, removes its temp dir and is printed Failed
             caravan.util.Signals.install(() -> caravan.session.ActiveRuns.cancelAll(caravan.util.Signals.received()),
                     java.time.Duration.ofSeconds(10));
-            if (what.backup != null) {
-                BackupConfiguration bc = m.byName(BackupConfiguration.class, namespace, what.backup);
-                try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+            if (bc != null) {
+                try (CaravanRuntime rt = starting.get()) {
                     BackupSession s = rt.backup(m, bc);
                     spec.commandLine().getOut().print(Yaml.toYaml(s));
                     spec.commandLine().getOut().flush();
                     return exit(s.getStatus().phase, s.getStatus().conditions);
                 }
             }
-            RestoreSession rs = m.byName(RestoreSession.class, namespace, what.restore);
-            try (CaravanRuntime rt = CaravanRuntime.start(overrides)) {
+            try (CaravanRuntime rt = starting.get()) {
                 RestoreSession s = rt.restore(m, rs);
                 spec.commandLine().getOut().print(Yaml.toYaml(s));
                 spec.commandLine().getOut().flush();
