@@ -18,15 +18,20 @@ public class BackupRoute extends RouteBuilder {
     public void configure() {
         // failures are caught and reported by the session (status, one log line); no stack trace per route
         errorHandler(defaultErrorHandler().logExhausted(false));
+        // two branches per backup, and at most max-concurrent-backups backups hold them: none ever queues
+        int slots = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.repository.max-concurrent-backups}}"));
+        java.util.concurrent.ExecutorService branches = getContext().getExecutorServiceManager()
+                .newFixedThreadPool(this, "caravan-backup", 2 * slots);
         from("direct:backup").routeId("backup")
             .streamCache("false")
             .setProperty("run", body())
             .doTry()
                 .bean(Planner.class, "resolveBackup")             // AppBinding, Secrets, Repository, Task params
                 .bean(Workspace.class, "create")                   // fresh private temp dir
-                .multicast().parallelProcessing().stopOnException() // both at once (the first failure fails the backup):
+                .bean(SnapshotWriter.class, "takeSlot")            // at most max-concurrent-backups in this process
+                .multicast().parallelProcessing().executorService(branches).stopOnException() // both at once (the first failure fails the backup):
                     .to("direct:backup-repository")                //   open, lock, begin the snapshot
-                    .toD("direct:${exchangeProperty.run.driver}-dump") // the driver dumps into the temp dir and hands
+                    .to("direct:backup-dump")                      // the driver dumps into the temp dir and hands
                                                                    // each file to direct:store-artifact, which
                                                                    // waits for the snapshot to be begun
                 .end()
@@ -52,6 +57,13 @@ public class BackupRoute extends RouteBuilder {
                 .bean(SnapshotWriter.class, "begin")               // new snapshot id, its in-progress marker + heartbeat
             .doFinally()
                 .bean(SnapshotWriter.class, "repositoryEnded")     // the store steps go on, or fail with this error
+            .end();
+
+        from("direct:backup-dump").routeId("backup-dump")
+            .doTry()
+                .toD("direct:${exchangeProperty.run.driver}-dump")
+            .doFinally()
+                .bean(SnapshotWriter.class, "dumpEnded")           // a failed backup's clean-up waits for this
             .end();
 
         // one file of the dump (body: an Artifact, finished or still being written) becomes an object of the snapshot

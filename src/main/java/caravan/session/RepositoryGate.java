@@ -19,6 +19,7 @@ import java.util.concurrent.TimeoutException;
 public final class RepositoryGate {
     private final CompletableFuture<Void> begun = new CompletableFuture<>();
     private final CountDownLatch ended = new CountDownLatch(1);
+    private final CountDownLatch dumpEnded = new CountDownLatch(1);
     private boolean cancelled;
     private boolean started;
     private volatile Throwable ownFailure;
@@ -102,6 +103,24 @@ public final class RepositoryGate {
         }
         try {
             return ended.await(atMost.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** The driver's branch ended, whatever its outcome. */
+    public void dumpEnded() {
+        dumpEnded.countDown();
+    }
+
+    /**
+     * Waits (at most {@code atMost}) for the driver's branch to end: a failed backup's clean-up ends its
+     * processes and must not remove the temp dir while that branch could still write into it.
+     */
+    public boolean awaitDump(Duration atMost) {
+        try {
+            return dumpEnded.await(atMost.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;

@@ -51,16 +51,11 @@ public final class SnapshotWriter {
     }
 
     /**
-     * One backup of a target at a time, across processes (the repository lock), and at most
-     * caravan.repository.max-concurrent-backups in this process. Then leftovers of dead backups are swept.
+     * At most caravan.repository.max-concurrent-backups backups in this process, dumps included: taken before
+     * the driver starts, so a backup waiting for a slot does not dump meanwhile.
      */
-    public void lock(@ExchangeProperty("run") BackupRun run) throws IOException, InterruptedException {
+    public void takeSlot(@ExchangeProperty("run") BackupRun run) throws InterruptedException {
         RepositorySettings rs = RepositorySettings.from(run.camel);
-        // the target's lock first: backups queued behind one target must not use up the slots of others
-        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs, () -> {
-            run.checkDeadline("waiting for another backup of the target to finish");
-            run.gate.checkCancelled(run.describe());
-        });
         Semaphore s = slots(rs.maxConcurrentBackups());
         if (!s.tryAcquire(rs.lockWait().toMillis(), TimeUnit.MILLISECONDS)) {
             throw new CaravanException("TooManyBackups", run.describe() + ": " + rs.maxConcurrentBackups()
@@ -68,6 +63,18 @@ public final class SnapshotWriter {
                     + rs.lockWait());
         }
         run.slot = s;
+    }
+
+    /**
+     * One backup of a target at a time, across processes (the repository lock). Then leftovers of dead
+     * backups are swept.
+     */
+    public void lock(@ExchangeProperty("run") BackupRun run) throws IOException, InterruptedException {
+        RepositorySettings rs = RepositorySettings.from(run.camel);
+        run.lock = run.store.lock(lockTarget(run), Holder.self(run.key()), rs, () -> {
+            run.checkDeadline("waiting for another backup of the target to finish");
+            run.gate.checkCancelled(run.describe());
+        });
         run.store.sweepLeftovers(rs);
     }
 
@@ -116,6 +123,11 @@ public final class SnapshotWriter {
                 : ex.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
         run.gate.end(e == null && run.pending == null
                 ? new CaravanException("BackupFailed", run.describe() + ": the snapshot was not begun") : e);
+    }
+
+    /** Always at the end of the driver's branch. */
+    public void dumpEnded(@ExchangeProperty("run") BackupRun run) {
+        run.gate.dumpEnded();
     }
 
     /** Waits until the repository is open, locked and the snapshot begun (the driver may dump before). */

@@ -52,9 +52,15 @@ public final class Workspace {
         ActiveRuns.add(run);
     }
 
+    private static final java.time.Duration DUMP_WAIT = java.time.Duration.ofSeconds(30);
+
     public void cleanup(@ExchangeProperty("run") SessionRun run) {
         ActiveRuns.remove(run);
         int killed = ProcessTrees.killReferencing(run.workspace);
+        if (run instanceof BackupRun b && !b.gate.awaitDump(DUMP_WAIT)) {
+            LOG.warn("{}: the dump did not end within {} of its processes being ended", run.describe(), DUMP_WAIT);
+        }
+        killed += ProcessTrees.killReferencing(run.workspace); // anything it started meanwhile
         if (killed > 0) {
             LOG.info("{}: ended {} process(es) the session had started", run.describe(), killed);
         }
