@@ -60,6 +60,7 @@ public class BackupRoute extends RouteBuilder {
             .end();
 
         from("direct:backup-dump").routeId("backup-dump")
+            .bean(SnapshotWriter.class, "dumpStarted")             // a backup failing before this waits for nothing
             .doTry()
                 .toD("direct:${exchangeProperty.run.driver}-dump")
             .doFinally()

@@ -109,6 +109,13 @@ public final class RepositoryGate {
         }
     }
 
+    private volatile boolean dumpStarted;
+
+    /** The driver's branch started (a backup that failed before it has nothing to wait for). */
+    public void dumpStarted() {
+        dumpStarted = true;
+    }
+
     /** The driver's branch ended, whatever its outcome. */
     public void dumpEnded() {
         dumpEnded.countDown();
@@ -119,6 +126,9 @@ public final class RepositoryGate {
      * processes and must not remove the temp dir while that branch could still write into it.
      */
     public boolean awaitDump(Duration atMost) {
+        if (!dumpStarted) {
+            return true;
+        }
         try {
             return dumpEnded.await(atMost.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {

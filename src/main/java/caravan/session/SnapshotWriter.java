@@ -125,6 +125,11 @@ public final class SnapshotWriter {
                 ? new CaravanException("BackupFailed", run.describe() + ": the snapshot was not begun") : e);
     }
 
+    /** First in the driver's branch. */
+    public void dumpStarted(@ExchangeProperty("run") BackupRun run) {
+        run.gate.dumpStarted();
+    }
+
     /** Always at the end of the driver's branch. */
     public void dumpEnded(@ExchangeProperty("run") BackupRun run) {
         run.gate.dumpEnded();
