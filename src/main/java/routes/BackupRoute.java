@@ -7,6 +7,7 @@ import caravan.session.SessionReport;
 import caravan.session.SnapshotWriter;
 import caravan.session.Workspace;
 import caravan.session.Retries;
+import org.apache.camel.LoggingLevel;
 import org.apache.camel.builder.RouteBuilder;
 
 /**
@@ -17,7 +18,7 @@ public class BackupRoute extends RouteBuilder {
     @Override
     public void configure() {
         // failures are caught and reported by the session (status, one log line); no stack trace per route
-        errorHandler(defaultErrorHandler().logExhausted(false));
+        errorHandler(defaultErrorHandler().loggingLevel(LoggingLevel.OFF)); // logExhausted(false) alone still logs
         // two branches per backup, and at most max-concurrent-backups backups hold them: none ever queues
         int slots = Integer.parseInt(getContext().resolvePropertyPlaceholders("{{caravan.repository.max-concurrent-backups}}"));
         java.util.concurrent.ExecutorService branches = getContext().getExecutorServiceManager()

@@ -62,7 +62,7 @@ public final class Reachability {
     }
 
     /**
-     * When the target is reached over TLS (an https URL, or a caBundle): one handshake from Java first, because
+     * When the target is reached over TLS (an https URL, or a caBundle): a handshake from Java first, because
      * etcdctl reports a certificate it does not trust, or a server that does not speak TLS, only as "context
      * deadline exceeded", which looks like "not reachable yet". A server certificate that fails verification
      * against caBundle, or a plaintext server, ends the wait at once; anything else (refused, timed out, the
@@ -91,6 +91,37 @@ public final class Reachability {
             throw new CaravanException("InvalidAppBinding", target.where() + " spec.clientConfig.caBundle: not a PEM "
                     + "certificate bundle (" + e.getMessage() + ")");
         }
+        // A plaintext server closes the connection on the ClientHello; now and then (a few in a hundred on a
+        // busy machine) that close arrives as a reset rather than an end of stream. A TLS server never resets a
+        // ClientHello it accepts, so a reset is tried again, and only a plain answer counts.
+        for (int attempt = 1; ; attempt++) {
+            String why;
+            try {
+                why = handshake(ctx, host, port);
+            } catch (java.net.SocketException reset) {
+                if (attempt < HANDSHAKE_ATTEMPTS && String.valueOf(reset.getMessage()).contains("Connection reset")) {
+                    continue;
+                }
+                return; // not reachable yet: the wait decides
+            } catch (java.io.IOException e) {
+                return; // not reachable yet (refused, timed out): the wait decides
+            }
+            if (why != null) {
+                throw new CaravanException("TLSFailed", target.where() + " spec.clientConfig"
+                        + (ca != null && ca.length > 0 ? ".caBundle" : ".url") + ": TLS with " + hp + " failed: " + why
+                        + "; not retried");
+            }
+            return;
+        }
+    }
+
+    private static final int HANDSHAKE_ATTEMPTS = 3;
+
+    /**
+     * One TLS handshake; what no wait fixes (an untrusted certificate, a server that does not speak TLS), or
+     * null when it succeeded or failed otherwise (the server's own alerts, e.g. about client certificates).
+     */
+    private static String handshake(javax.net.ssl.SSLContext ctx, String host, int port) throws java.io.IOException {
         try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket()) {
             s.connect(new java.net.InetSocketAddress(host, port), 3000);
             s.setSoTimeout(5000);
@@ -98,25 +129,22 @@ public final class Reachability {
             p.setEndpointIdentificationAlgorithm("HTTPS");
             s.setSSLParameters(p);
             s.startHandshake();
+            return null;
         } catch (javax.net.ssl.SSLException e) {
-            String why = null;
-            for (Throwable c = e; c != null && why == null; c = c.getCause()) {
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof java.net.SocketException reset) {
+                    throw reset; // the caller tries a reset again
+                }
                 if (c instanceof java.security.cert.CertificateException) {
-                    why = "the server's certificate is not trusted (" + firstLine(c.getMessage()) + ")";
+                    return "the server's certificate is not trusted (" + firstLine(c.getMessage()) + ")";
                 }
             }
             // a plaintext server: an answer that is not TLS, or (etcd) the connection closed on the ClientHello
-            if (why == null && (String.valueOf(e.getMessage()).contains("Unsupported or unrecognized SSL message")
-                    || e.getCause() instanceof java.io.EOFException)) {
-                why = "the server does not speak TLS (is the URL http:// ?)";
+            if (String.valueOf(e.getMessage()).contains("Unsupported or unrecognized SSL message")
+                    || e.getCause() instanceof java.io.EOFException) {
+                return "the server does not speak TLS (is the URL http:// ?)";
             }
-            if (why != null) {
-                throw new CaravanException("TLSFailed", target.where() + " spec.clientConfig"
-                        + (ca != null && ca.length > 0 ? ".caBundle" : ".url") + ": TLS with " + hp + " failed: " + why
-                        + "; not retried");
-            }
-        } catch (java.io.IOException e) {
-            // not reachable yet: the wait decides
+            return null;
         }
     }
 

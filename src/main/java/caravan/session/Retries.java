@@ -31,7 +31,9 @@ public final class Retries {
 
     public static org.apache.camel.builder.DefaultErrorHandlerBuilder storage(int retries, long delayMillis) {
         org.apache.camel.builder.DefaultErrorHandlerBuilder h = new org.apache.camel.builder.DefaultErrorHandlerBuilder();
-        h.logExhausted(false).retryWhile(expression(retries)).redeliveryDelay(delayMillis).useExponentialBackOff()
+        // loggingLevel OFF: the session reports the failure itself (one line, the status); logExhausted(false) alone
+        // does not keep Camel 4.14's handler from logging "Failed delivery ... Exhausted" with the stack trace
+        h.loggingLevel(org.apache.camel.LoggingLevel.OFF).logExhausted(false).retryWhile(expression(retries)).redeliveryDelay(delayMillis).useExponentialBackOff()
                 .retryAttemptedLogLevel(org.apache.camel.LoggingLevel.WARN);
         return h;
     }

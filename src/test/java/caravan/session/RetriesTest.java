@@ -30,7 +30,7 @@ import java.util.function.IntConsumer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The retry policy of uploads, on the real {@code direct:store-artifact} route of a real etcd backup into a
+ * The retry policy of uploads, on the real {@code direct:store-object} route of a real etcd backup into a
  * real S3Proxy that fails for real: stopped (connection refused) for good, stopped and started again, or
  * answering 404 for a bucket that is gone. Attempts are counted from Camel's redelivery events of the run.
  */
@@ -63,18 +63,21 @@ class RetriesTest {
         Paths2.deleteRecursively(tmp);
     }
 
-    /** A finished backup; attempts: how often its file went through store-artifact (1 + Camel's redeliveries). */
+    /** A finished backup; attempts: how often its file went through store-object (1 + Camel's redeliveries). */
     private record Outcome(BackupSession session, int attempts, int stores) {
     }
 
-    /** One backup; {@code atStore} runs when the dump hands its first file to store-artifact, {@code atRetry} before each retry. */
+    /**
+     * One backup; {@code atStore} runs when its first file goes to store-object (the repository is open by then:
+     * store-artifact waits for it, as the dump starts before), {@code atRetry} before each retry.
+     */
     private Outcome backup(CaravanRuntime rt, Runnable atStore, IntConsumer atRetry) throws Exception {
         AtomicInteger stores = new AtomicInteger();
         AtomicInteger retries = new AtomicInteger();
         EventNotifierSupport spy = new EventNotifierSupport() {
             @Override
             public void notify(CamelEvent event) {
-                if (event instanceof CamelEvent.ExchangeSendingEvent s && s.getEndpoint().getEndpointUri().startsWith("direct://store-artifact")) {
+                if (event instanceof CamelEvent.ExchangeSendingEvent s && s.getEndpoint().getEndpointUri().startsWith("direct://store-object")) {
                     if (stores.getAndIncrement() == 0) {
                         atStore.run();
                     }
