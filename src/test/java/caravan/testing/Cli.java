@@ -68,6 +68,10 @@ public final class Cli {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             } catch (InterruptedException e) {
+                // the test timed out (JUnit interrupts it): the command and what it started end with it, so a
+                // backup left running cannot write into the next test's repository
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
             }
